@@ -1,0 +1,12 @@
+from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdmin
+from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
+from leadfollow.admin.scoring import ScoringRuleAdmin
+
+__all__ = [
+    "AbsenceAdmin",
+    "AssignmentAdmin",
+    "ContactAttemptAdmin",
+    "LeadAdmin",
+    "RepProfileAdmin",
+    "ScoringRuleAdmin",
+]

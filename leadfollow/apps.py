@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class LeadFollowConfig(AppConfig):
+    name = "leadfollow"
+    verbose_name = _("Lead follow-up")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from leadfollow import checks  # noqa: F401  registers the system checks

@@ -1,0 +1,74 @@
+"""The ``LEADFOLLOW`` settings dict, read lazily so ``override_settings`` just works.
+
+from leadfollow.conf import lf_settings
+lf_settings.FIRST_RESPONSE_SLA_MINUTES
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+WEEKDAY_HOURS = [["09:00", "17:00"]]
+
+DEFAULTS: dict[str, Any] = {
+    # Site-wide business calendar, used for reps without their own hours.
+    "TIME_ZONE": None,  # None: settings.TIME_ZONE
+    "BUSINESS_HOURS": dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), WEEKDAY_HOURS),
+    "HOLIDAYS": [],  # ISO dates, e.g. ["2026-12-25"]
+    # First-response deadline, in business minutes of the owner's calendar.
+    "FIRST_RESPONSE_SLA_MINUTES": 60,
+    "SLA_MINUTES_BY_SOURCE": {},  # {"ads": 15}
+    # Reps
+    "DEFAULT_REP_CAPACITY": 25,  # open uncontacted leads a rep may hold
+    "MANAGER_GROUP": None,  # group name whose members are notified on escalation
+    # Contact attempts
+    "AUTOMATED_ATTEMPTS_STOP_CLOCK": False,
+    # Intake
+    "DEDUPLICATE_BY_EMAIL": True,
+    "MAX_ATTRIBUTES_BYTES": 16 * 1024,
+    "NOTIFY_ON_ASSIGNMENT": True,
+    "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
+}
+
+
+class LeadFollowSettings:
+    """Attribute access to ``settings.LEADFOLLOW`` merged over ``DEFAULTS``."""
+
+    def __init__(self, defaults: dict[str, Any]):
+        self.defaults = defaults
+        self._cached: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "LEADFOLLOW", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.defaults:
+            raise AttributeError(f"Invalid leadfollow setting: {name!r}")
+        if name not in self._cached:
+            value = self.user_settings.get(name, self.defaults[name])
+            if name == "TIME_ZONE" and value is None:
+                value = settings.TIME_ZONE
+            if name == "FROM_EMAIL" and value is None:
+                value = settings.DEFAULT_FROM_EMAIL
+            self._cached[name] = value
+        return self._cached[name]
+
+    def reload(self) -> None:
+        self._cached.clear()
+
+
+lf_settings = LeadFollowSettings(DEFAULTS)
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"LEADFOLLOW", "TIME_ZONE", "DEFAULT_FROM_EMAIL"}:
+        lf_settings.reload()
+        from leadfollow import calendars
+
+        calendars.clear_cache()

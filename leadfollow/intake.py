@@ -1,0 +1,176 @@
+"""create_lead(): the one way a lead enters leadfollow (API, form, webhook, admin, seed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+
+from leadfollow import signals
+from leadfollow.conf import lf_settings
+from leadfollow.models import AssignmentReason, Lead, Submission
+from leadfollow.routing import assign, pick_rep
+from leadfollow.scoring import score_lead
+
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
+_PHONE = re.compile(r"^\+?\d{5,20}$")
+
+
+class LeadIntakeForm(forms.Form):
+    """Validates and normalises what a lead's sender gave us."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    company = forms.CharField(label=_("Company"), max_length=200, required=False)
+    message = forms.CharField(label=_("Message"), max_length=10_000, required=False)
+    source = forms.SlugField(label=_("Source"), max_length=64, required=False)
+    external_id = forms.CharField(label=_("External id"), max_length=128, required=False)
+    attributes = forms.JSONField(label=_("Attributes"), required=False)
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_phone(self) -> str:
+        phone = _PHONE_PUNCTUATION.sub("", self.cleaned_data["phone"])
+        if phone.startswith("00"):
+            phone = "+" + phone[2:]
+        if phone and not _PHONE.match(phone):
+            raise ValidationError(
+                _("Enter a phone number of 5 to 20 digits, optionally starting with +."),
+                code="invalid_phone",
+            )
+        return phone
+
+    def clean_attributes(self) -> dict[str, Any]:
+        attributes = self.cleaned_data["attributes"]
+        if attributes in (None, ""):
+            return {}
+        if not isinstance(attributes, dict):
+            raise ValidationError(_("Attributes must be a JSON object."), code="not_object")
+        size = len(json.dumps(attributes, ensure_ascii=False).encode())
+        if size > lf_settings.MAX_ATTRIBUTES_BYTES:
+            raise ValidationError(
+                _("Attributes are too large (%(size)d bytes; at most %(limit)d)."),
+                code="too_large",
+                params={"size": size, "limit": lf_settings.MAX_ATTRIBUTES_BYTES},
+            )
+        return attributes
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not data.get("email") and not data.get("phone"):
+            raise ValidationError(
+                _("Give an e-mail address or a phone number so a rep can answer."),
+                code="no_contact",
+            )
+        return data
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    lead: Lead
+    created: bool  # False: an earlier lead was returned (same external id) or extended (e-mail)
+
+
+@sensitive_variables("data", "cleaned")
+def create_lead(
+    data: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    now: datetime | None = None,
+    actor=None,
+) -> IntakeResult:
+    """Validate, deduplicate, score, assign and give a deadline to one incoming lead.
+
+    ``source`` overrides the one in ``data`` (API keys are per source). Raises
+    ``ValidationError`` with per-field messages and stores nothing on bad input.
+    """
+    form = LeadIntakeForm(data={**data, **({"source": source} if source else {})})
+    if not form.is_valid():
+        raise ValidationError(form.errors.as_data())
+    cleaned = form.cleaned_data
+    cleaned["source"] = cleaned["source"] or "web"
+    cleaned["external_id"] = cleaned["external_id"] or None
+    now = now or timezone.now()
+
+    existing = _existing_by_external_id(cleaned)
+    if existing is not None:
+        return IntakeResult(existing, created=False)
+    try:
+        with transaction.atomic():
+            repeat = _attach_to_open_lead(cleaned, now)
+            if repeat is not None:
+                signals.lead_received.send(sender=Lead, lead=repeat, created=False)
+                return IntakeResult(repeat, created=False)
+            lead = Lead(**cleaned, received_at=now)
+            lead.score = score_lead(lead)
+            # Insert before locking reps: a concurrent twin blocks here on the unique
+            # constraint, not while holding rep locks.
+            lead.save()
+            signals.lead_received.send(sender=Lead, lead=lead, created=True)
+            assign(lead, pick_rep(now), reason=AssignmentReason.INTAKE, now=now, actor=actor)
+    except IntegrityError:
+        existing = _existing_by_external_id(cleaned)
+        if existing is None:
+            raise
+        return IntakeResult(existing, created=False)
+    return IntakeResult(lead, created=True)
+
+
+def _existing_by_external_id(cleaned: Mapping[str, Any]) -> Lead | None:
+    """The lead a sender's id already reached, directly or as an attached repeat."""
+    key = {"source": cleaned["source"], "external_id": cleaned["external_id"]}
+    if not key["external_id"]:
+        return None
+    lead = Lead.objects.filter(**key).first()
+    if lead is None:
+        lead = Lead.objects.filter(
+            submissions__source=key["source"], submissions__external_id=key["external_id"]
+        ).first()
+    return lead
+
+
+def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
+    """A second form from someone with an open lead extends that lead instead of a new one."""
+    if not (lf_settings.DEDUPLICATE_BY_EMAIL and cleaned["email"]):
+        return None
+    if connection.vendor == "postgresql":
+        # No unique constraint can say "one open lead per e-mail": serialise on the address.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [cleaned["email"]])
+    lead = (
+        Lead.objects.open()
+        .select_for_update()
+        .filter(email=cleaned["email"])
+        .order_by("received_at")
+        .first()
+    )
+    if lead is None:
+        return None
+    Submission.objects.create(
+        lead=lead,
+        source=cleaned["source"],
+        external_id=cleaned["external_id"],
+        received_at=now,
+        message=cleaned["message"],
+        attributes=cleaned["attributes"],
+    )
+    # New interest signals count for scoring; what the lead already said wins.
+    lead.attributes = {**cleaned["attributes"], **lead.attributes}
+    for field in ("phone", "company"):
+        if cleaned[field] and not getattr(lead, field):
+            setattr(lead, field, cleaned[field])
+    lead.score = score_lead(lead)
+    lead.save(update_fields=["attributes", "phone", "company", "score", "updated_at"])
+    return lead

@@ -1,0 +1,22 @@
+from leadfollow.models.assignment import Assignment, AssignmentReason
+from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
+from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus, Submission
+from leadfollow.models.reps import Absence, RepProfile
+from leadfollow.models.scoring import Operator, ScoringRule
+
+__all__ = [
+    "OPEN_STATUSES",
+    "Absence",
+    "Assignment",
+    "AssignmentReason",
+    "Channel",
+    "ContactAttempt",
+    "Lead",
+    "LeadQuerySet",
+    "LeadStatus",
+    "Operator",
+    "Outcome",
+    "RepProfile",
+    "ScoringRule",
+    "Submission",
+]

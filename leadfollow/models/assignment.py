@@ -1,0 +1,79 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AssignmentReason(models.TextChoices):
+    INTAKE = "intake", _("New lead")
+    SLA_BREACH = "sla_breach", _("First-response deadline missed")
+    REP_UNAVAILABLE = "rep_unavailable", _("Rep became unavailable")
+    MANUAL = "manual", _("Assigned by hand")
+    ESCALATION = "escalation", _("Escalated to managers")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class Assignment(models.Model):
+    """Who held a lead when and why. Append-only: rows are never changed or deleted."""
+
+    lead = models.ForeignKey(
+        "leadfollow.Lead",
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        related_name="assignments",
+    )
+    from_rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("from rep"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to_rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("to rep"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leadfollow_assignments",
+    )
+    reason = models.CharField(_("reason"), max_length=32, choices=AssignmentReason.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Who made the change; empty when leadfollow did it."),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+    first_response_due = models.DateTimeField(_("deadline set"), null=True, blank=True)
+    # The one column written after insert, by a conditional UPDATE, so a notification
+    # task delivered twice sends once.
+    notified_at = models.DateTimeField(_("rep notified at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = "created_at"
+        indexes = [
+            models.Index(fields=["lead", "created_at"], name="leadfollow_assign_lead_idx"),
+            models.Index(fields=["to_rep", "created_at"], name="leadfollow_assign_rep_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_rep_id} → {self.to_rep_id} ({self.reason})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Assignment history is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Assignment history is append-only.")

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+MANAGE_PERMISSION = "leadfollow.manage_leads"
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    WORKING = "working", _("Working")
+    QUALIFIED = "qualified", _("Qualified")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+
+
+OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.WORKING)
+_OPEN = Q(status__in=OPEN_STATUSES)
+_UNCONTACTED = Q(first_contacted_at__isnull=True)
+
+
+class LeadQuerySet(models.QuerySet):
+    """The states the rest of leadfollow asks about. Cold is derived, never stored."""
+
+    def open(self) -> LeadQuerySet:
+        return self.filter(_OPEN)
+
+    def uncontacted(self) -> LeadQuerySet:
+        return self.filter(_UNCONTACTED)
+
+    def cold(self, now: datetime | None = None) -> LeadQuerySet:
+        """Open, never contacted and past the first-response deadline."""
+        return self.filter(_OPEN, _UNCONTACTED, first_response_due__lt=now or timezone.now())
+
+    def follow_up_due(self, now: datetime | None = None) -> LeadQuerySet:
+        return self.filter(_OPEN, next_follow_up_at__lte=now or timezone.now())
+
+    def overdue(self, now: datetime | None = None) -> LeadQuerySet:
+        """Open leads with a missed action: a first-response deadline or a follow-up."""
+        now = now or timezone.now()
+        return self.filter(
+            _OPEN, (_UNCONTACTED & Q(first_response_due__lt=now)) | Q(next_follow_up_at__lt=now)
+        )
+
+    def for_rep(self, user) -> LeadQuerySet:
+        return self.filter(owner=user)
+
+    def visible_to(self, user) -> LeadQuerySet:
+        """The one visibility rule: managers see every lead, reps only their own."""
+        if not user or not user.is_authenticated:
+            return self.none()
+        if user.is_superuser or user.has_perm(MANAGE_PERMISSION):
+            return self
+        return self.for_rep(user)
+
+
+class Lead(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("e-mail"), blank=True, help_text=_("Stored lower-cased."))
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    source = models.SlugField(_("source"), max_length=64, default="web")
+    external_id = models.CharField(
+        _("external id"),
+        max_length=128,
+        null=True,
+        blank=True,
+        help_text=_("The sender's id for this lead; unique per source."),
+    )
+    attributes = models.JSONField(
+        _("attributes"),
+        default=dict,
+        blank=True,
+        help_text=_("Interest signals: pages viewed, company size, budget, UTM tags…"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leadfollow_leads",
+    )
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    first_response_due = models.DateTimeField(_("first response due"), null=True, blank=True)
+    first_contacted_at = models.DateTimeField(_("first contacted at"), null=True, blank=True)
+    last_contacted_at = models.DateTimeField(_("last contacted at"), null=True, blank=True)
+    next_follow_up_at = models.DateTimeField(_("next follow-up at"), null=True, blank=True)
+    score = models.IntegerField(_("score"), default=0)
+    reassignment_count = models.PositiveIntegerField(_("reassignments"), default=0)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-received_at"]
+        permissions = [("manage_leads", _("Can see and manage every rep's leads"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="leadfollow_lead_unique_external_id"
+            ),
+        ]
+        indexes = [
+            # The sweep and the cold list: open, uncontacted, by deadline.
+            models.Index(
+                fields=["first_response_due"],
+                condition=Q(first_contacted_at__isnull=True, status__in=["new", "working"]),
+                name="leadfollow_lead_cold_idx",
+            ),
+            # A rep's queue and capacity count.
+            models.Index(
+                fields=["owner", "first_response_due"],
+                condition=Q(status__in=["new", "working"]),
+                name="leadfollow_lead_rep_open_idx",
+            ),
+            # E-mail deduplication at intake.
+            models.Index(
+                fields=["email"],
+                condition=Q(status__in=["new", "working"]),
+                name="leadfollow_lead_open_email_idx",
+            ),
+            models.Index(fields=["received_at"], name="leadfollow_lead_received_idx"),
+            models.Index(
+                fields=["next_follow_up_at"],
+                condition=Q(next_follow_up_at__isnull=False, status__in=["new", "working"]),
+                name="leadfollow_lead_follow_up_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.source})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def is_cold(self, now: datetime | None = None) -> bool:
+        return (
+            self.is_open
+            and self.first_contacted_at is None
+            and self.first_response_due is not None
+            and self.first_response_due < (now or timezone.now())
+        )
+
+
+class Submission(models.Model):
+    """A repeat form from someone who already has an open lead, attached to that lead."""
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="submissions"
+    )
+    source = models.SlugField(_("source"), max_length=64)
+    external_id = models.CharField(_("external id"), max_length=128, null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    message = models.TextField(_("message"), blank=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("repeat submission")
+        verbose_name_plural = _("repeat submissions")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="leadfollow_submission_unique_external_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} · {self.received_at:%Y-%m-%d %H:%M}"

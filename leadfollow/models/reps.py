@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from leadfollow.businesshours import validate_hours
+
+
+class RepProfileQuerySet(models.QuerySet):
+    def accepting(self) -> RepProfileQuerySet:
+        return self.filter(accepting_leads=True, user__is_active=True)
+
+    def present(self, now: datetime) -> RepProfileQuerySet:
+        absent_now = Absence.objects.filter(
+            rep=models.OuterRef("pk"), starts_at__lte=now, ends_at__gt=now
+        )
+        return self.exclude(models.Exists(absent_now))
+
+    def with_open_load(self) -> RepProfileQuerySet:
+        """Annotate ``open_load``: open, uncontacted leads held (what capacity counts)."""
+        from leadfollow.models.lead import OPEN_STATUSES
+
+        return self.annotate(
+            open_load=models.Count(
+                "user__leadfollow_leads",
+                filter=Q(
+                    user__leadfollow_leads__status__in=OPEN_STATUSES,
+                    user__leadfollow_leads__first_contacted_at__isnull=True,
+                ),
+            )
+        )
+
+
+def _validate_timezone(value: str) -> None:
+    if value and value not in available_timezones():
+        raise ValidationError(_("“%(tz)s” is not a known IANA time zone."), params={"tz": value})
+
+
+def _validate_working_hours(value) -> None:
+    if value in (None, {}):
+        return
+    errors = validate_hours(value)
+    if errors:
+        raise ValidationError(errors)
+
+
+class RepProfile(models.Model):
+    """A sales rep's availability: who can take a lead right now, and how many."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="leadfollow_rep",
+    )
+    accepting_leads = models.BooleanField(_("accepting leads"), default=True)
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[_validate_timezone],
+        help_text=_("IANA name such as Europe/Berlin; empty uses the site's business calendar."),
+    )
+    working_hours = models.JSONField(
+        _("working hours"),
+        default=dict,
+        blank=True,
+        validators=[_validate_working_hours],
+        help_text=_(
+            'Weekly windows in local time, e.g. {"mon": [["09:00", "17:00"]]}; '
+            "empty uses the site's business hours."
+        ),
+    )
+    capacity = models.PositiveIntegerField(
+        _("capacity"),
+        null=True,
+        blank=True,
+        help_text=_("Most open, uncontacted leads at once; empty uses the site default."),
+    )
+    weight = models.PositiveSmallIntegerField(
+        _("weight"), default=1, help_text=_("Relative share of new leads.")
+    )
+    last_assigned_at = models.DateTimeField(_("last assigned at"), null=True, blank=True)
+
+    objects = RepProfileQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("rep availability")
+        verbose_name_plural = _("rep availability")
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @property
+    def effective_capacity(self) -> int:
+        from leadfollow.conf import lf_settings
+
+        return self.capacity if self.capacity is not None else lf_settings.DEFAULT_REP_CAPACITY
+
+    @property
+    def zone(self) -> ZoneInfo:
+        from leadfollow.conf import lf_settings
+
+        return ZoneInfo(self.timezone or lf_settings.TIME_ZONE)
+
+    def is_absent(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.absences.filter(starts_at__lte=now, ends_at__gt=now).exists()
+
+
+class Absence(models.Model):
+    """An out-of-office period: the rep receives no leads and holds none uncontacted."""
+
+    rep = models.ForeignKey(
+        RepProfile, verbose_name=_("rep"), on_delete=models.CASCADE, related_name="absences"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="leadfollow_absence_ends_after_start",
+                violation_error_message=_("An absence must end after it starts."),
+            )
+        ]
+        indexes = [models.Index(fields=["rep", "ends_at"], name="leadfollow_absence_rep_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rep} {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
