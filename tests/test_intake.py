@@ -263,3 +263,22 @@ def test_concurrent_intakes_never_push_a_rep_past_capacity():
     for profile in reps:
         assert Lead.objects.filter(owner=profile.user).count() == 3
     assert Lead.objects.filter(owner=None).count() == 2
+
+
+def test_urgency_puts_missed_deadlines_first_then_time_left_then_score(monday_10):
+    soon = LeadFactory(first_response_due=monday_10 + timedelta(minutes=10), score=1)
+    later_hot = LeadFactory(first_response_due=monday_10 + timedelta(minutes=50), score=90)
+    later = LeadFactory(first_response_due=monday_10 + timedelta(minutes=50), score=5)
+    breached_long_ago = LeadFactory(first_response_due=monday_10 - timedelta(hours=3))
+    breached = LeadFactory(first_response_due=monday_10 - timedelta(minutes=5))
+    contacted = LeadFactory(
+        first_response_due=monday_10 - timedelta(hours=9), first_contacted_at=monday_10
+    )
+    assert list(Lead.objects.by_urgency(monday_10)) == [
+        breached_long_ago,
+        breached,
+        soon,
+        later_hot,
+        later,
+        contacted,
+    ]

@@ -46,6 +46,28 @@ class LeadQuerySet(models.QuerySet):
             _OPEN, (_UNCONTACTED & Q(first_response_due__lt=now)) | Q(next_follow_up_at__lt=now)
         )
 
+    def by_urgency(self, now: datetime | None = None) -> LeadQuerySet:
+        """Most urgent first: missed deadlines (oldest breach first), then the least time
+        left, then the highest score. Contacted leads follow, by next follow-up."""
+        now = now or timezone.now()
+        return self.annotate(
+            is_cold=models.Case(
+                models.When(_OPEN & _UNCONTACTED & Q(first_response_due__lt=now), then=1),
+                default=0,
+                output_field=models.IntegerField(),
+            ),
+            awaiting_contact=models.Case(
+                models.When(_UNCONTACTED, then=1), default=0, output_field=models.IntegerField()
+            ),
+        ).order_by(
+            "-is_cold",
+            "-awaiting_contact",
+            models.F("first_response_due").asc(nulls_last=True),
+            models.F("next_follow_up_at").asc(nulls_last=True),
+            "-score",
+            "pk",
+        )
+
     def for_rep(self, user) -> LeadQuerySet:
         return self.filter(owner=user)
 
