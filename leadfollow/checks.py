@@ -18,7 +18,9 @@ def _positive_int(value) -> bool:
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
     errors: list = []
-    user = getattr(settings, "LEADFOLLOW", None) or {}
+    user = getattr(settings, "LEADFOLLOW", None)
+    if user is None:
+        user = {}
     if not isinstance(user, dict):
         return [Error("settings.LEADFOLLOW must be a dict.", id="leadfollow.E000")]
     unknown = sorted(set(user) - set(DEFAULTS))
@@ -44,7 +46,8 @@ def check_settings(app_configs=None, **kwargs) -> list:
         errors.append(
             Error("LEADFOLLOW['BUSINESS_HOURS'] has no working hours.", id="leadfollow.E002")
         )
-    if lf_settings.TIME_ZONE not in available_timezones():
+    tz = lf_settings.TIME_ZONE
+    if not isinstance(tz, str) or tz not in available_timezones():
         errors.append(
             Error(
                 f"LEADFOLLOW['TIME_ZONE'] {lf_settings.TIME_ZONE!r} is not an IANA time zone.",

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -32,3 +34,55 @@ class LeadFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"lead{n}@example.org")
     source = "web"
     received_at = factory.LazyFunction(timezone.now)
+
+
+class ContactAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leadfollow.ContactAttempt"
+
+    lead = factory.SubFactory(LeadFactory)
+    rep = factory.SubFactory(UserFactory)
+    channel = "call"
+    outcome = "connected"
+    attempted_at = factory.LazyFunction(timezone.now)
+
+
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leadfollow.Assignment"
+
+    lead = factory.SubFactory(LeadFactory)
+    to_rep = factory.SubFactory(UserFactory)
+    reason = "intake"
+
+
+class SubmissionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leadfollow.Submission"
+
+    lead = factory.SubFactory(LeadFactory)
+    source = "web"
+    message = factory.Faker("sentence")
+
+
+class AbsenceFactory(factory.django.DjangoModelFactory):
+    """One week off, starting now."""
+
+    class Meta:
+        model = "leadfollow.Absence"
+
+    rep = factory.SubFactory(RepFactory)
+    starts_at = factory.LazyFunction(timezone.now)
+    ends_at = factory.LazyAttribute(lambda a: a.starts_at + timedelta(days=7))
+    reason = "Vacation"
+
+
+class ScoringRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leadfollow.ScoringRule"
+
+    name = factory.Sequence(lambda n: f"rule {n}")
+    field_path = "source"
+    operator = "eq"
+    value = "ads"
+    points = 10
