@@ -98,3 +98,75 @@ def check_settings(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
+
+
+def _routing_strategy_error() -> str | None:
+    from django.utils.module_loading import import_string
+
+    path = lf_settings.ROUTING_STRATEGY
+    try:
+        strategy = import_string(path)
+    except (ImportError, TypeError, ValueError) as exc:
+        return f"cannot import {path!r}: {exc}"
+    if not hasattr(strategy, "choose"):
+        return f"{path!r} has no choose(candidates, *, lead, now) method"
+    return None
+
+
+@register(Tags.compatibility)
+def check_routing_and_sweep(app_configs=None, **kwargs) -> list:
+    """Routing strategy, sweep settings and the django-q2 options the sweep relies on."""
+    errors: list = []
+    problem = _routing_strategy_error()
+    if problem:
+        errors.append(
+            Error(
+                f"LEADFOLLOW['ROUTING_STRATEGY'] is invalid: {problem}.",
+                hint="Use leadfollow.routing.LeastLoaded, leadfollow.routing.Weighted or your "
+                "own class with a choose() method.",
+                id="leadfollow.E009",
+            )
+        )
+    for name in ("REASSIGNMENT_SLA_MINUTES", "MAX_MISSES", "SWEEP_BATCH_SIZE"):
+        if not _positive_int(getattr(lf_settings, name)):
+            errors.append(
+                Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E010")
+            )
+    share = lf_settings.EARLY_WARNING_SHARE
+    if share is not None and (
+        isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1
+    ):
+        errors.append(
+            Error(
+                "LEADFOLLOW['EARLY_WARNING_SHARE'] must be None or a number between 0 and 1.",
+                hint="For example 0.75 warns the owner when three quarters of the SLA elapsed.",
+                id="leadfollow.E011",
+            )
+        )
+    errors.extend(_q_cluster_warnings())
+    return errors
+
+
+def _q_cluster_warnings() -> list:
+    """django-q2 defaults that hurt a once-a-minute, must-not-repeat sweep (not in sync mode)."""
+    q_cluster = getattr(settings, "Q_CLUSTER", None)
+    if not isinstance(q_cluster, dict) or not q_cluster or q_cluster.get("sync"):
+        return []
+    problems = []
+    timeout, retry = q_cluster.get("timeout"), q_cluster.get("retry", 60)
+    if timeout is None or timeout >= retry:
+        problems.append(f"'timeout' ({timeout}) should be set below 'retry' ({retry})")
+    if q_cluster.get("catch_up", True):
+        problems.append("'catch_up' should be False (a missed sweep need not run in a burst)")
+    if not q_cluster.get("max_attempts"):
+        problems.append("'max_attempts' should be set (the ORM broker retries forever)")
+    if not problems:
+        return []
+    return [
+        Warning(
+            "Q_CLUSTER: " + "; ".join(problems) + ".",
+            hint='e.g. Q_CLUSTER = {"name": "leadfollow", "orm": "default", "timeout": 50, '
+            '"retry": 120, "max_attempts": 3, "catch_up": False}',
+            id="leadfollow.W002",
+        )
+    ]

@@ -32,6 +32,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTRIBUTES_BYTES": 16 * 1024,
     "NOTIFY_ON_ASSIGNMENT": True,
     "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
+    # Routing: dotted path to a strategy class with choose(candidates, *, lead, now).
+    "ROUTING_STRATEGY": "leadfollow.routing.LeastLoaded",  # or leadfollow.routing.Weighted
+    # Sweep (leadfollow.sweep.reassign_overdue, every minute)
+    "REASSIGNMENT_SLA_MINUTES": 30,  # business minutes the next rep gets after a handover
+    "MAX_MISSES": 3,  # the Nth missed first-response deadline escalates instead of moving
+    "EARLY_WARNING_SHARE": None,  # e.g. 0.75: warn the owner once 75% of the SLA elapsed
+    "SWEEP_BATCH_SIZE": 100,  # leads locked and moved per transaction
 }
 
 

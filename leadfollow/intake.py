@@ -119,7 +119,9 @@ def create_lead(
             # constraint, not while holding rep locks.
             lead.save()
             signals.lead_received.send(sender=Lead, lead=lead, created=True)
-            assign(lead, pick_rep(now), reason=AssignmentReason.INTAKE, now=now, actor=actor)
+            assign(
+                lead, pick_rep(now, lead=lead), reason=AssignmentReason.INTAKE, now=now, actor=actor
+            )
     except IntegrityError:
         existing = _existing_by_external_id(cleaned)
         if existing is None:

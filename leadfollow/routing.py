@@ -1,18 +1,21 @@
-"""Who takes a lead: available reps, the least-loaded choice, and assign() with its audit row."""
+"""Who takes a lead: available reps, a pluggable strategy, routing rules, and assign()."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils.module_loading import import_string
 
 from leadfollow import signals
 from leadfollow.businesshours import add_business_minutes, is_open, next_opening
 from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
-from leadfollow.models import Assignment, Lead, RepProfile
+from leadfollow.models import Assignment, Lead, RepProfile, RoutingRule
 
 
 @dataclass(frozen=True)
@@ -20,15 +23,94 @@ class Candidate:
     profile: RepProfile
     open_load: int
     starts_at: datetime  # now when working, else the start of their next working window
+    # Set by strategies that keep a virtual clock (Weighted): the rep's value after this lead.
+    routing_pass: float | None = None
+
+
+class RoutingStrategy(Protocol):
+    """Pick one of ``candidates`` (never empty) for ``lead`` (None when unknown)."""
+
+    def choose(
+        self, candidates: Sequence[Candidate], *, lead: Lead | None, now: datetime
+    ) -> Candidate | None: ...
+
+
+def _round_robin(c: Candidate) -> tuple:
+    """The rep assigned longest ago first; primary key last so the order is total."""
+    last = c.profile.last_assigned_at
+    return (last.timestamp() if last else float("-inf"), c.profile.pk)
+
+
+def _first_to_start(found: Sequence[Candidate]) -> list[Candidate]:
+    """Reps working now; when nobody is, those whose hours start first."""
+    earliest = min(c.starts_at for c in found)
+    return [c for c in found if c.starts_at == earliest]
+
+
+class LeastLoaded:
+    """Fewest open uncontacted leads wins; ties go round-robin.
+
+    A rep back from an absence holds fewer leads, so they receive the next ones until
+    level with the team — bounded by the others' load, never a backlog "owed" to them.
+    """
+
+    def choose(self, candidates, *, lead=None, now=None):
+        return min(
+            _first_to_start(candidates), key=lambda c: (c.open_load, *_round_robin(c)), default=None
+        )
+
+
+class Weighted:
+    """Shares of new leads proportional to ``RepProfile.weight`` (stride scheduling).
+
+    Each rep's ``routing_pass`` advances by 1/weight per lead; the lowest finishing value
+    is due next. A rep rejoining the pool (absence, capacity, hours) restarts one stride
+    behind the front runner, so they are neither flooded to catch up nor starved.
+    """
+
+    def choose(self, candidates, *, lead=None, now=None):
+        pool = [c for c in _first_to_start(candidates) if c.profile.weight > 0]
+        if not pool:
+            return None
+        # Active reps' values stay within one stride of each other; one far behind was
+        # away (absence, full, off hours) and restarts a stride behind the front runner.
+        floor = max(c.profile.routing_pass for c in pool) - max(1 / c.profile.weight for c in pool)
+
+        def finish(c: Candidate) -> float:
+            return max(c.profile.routing_pass, floor) + 1 / c.profile.weight
+
+        chosen = min(pool, key=lambda c: (finish(c), *_round_robin(c)))
+        return replace(chosen, routing_pass=finish(chosen))
+
+
+def get_strategy() -> RoutingStrategy:
+    """The strategy named by ``LEADFOLLOW["ROUTING_STRATEGY"]`` (a class or an object)."""
+    strategy = import_string(lf_settings.ROUTING_STRATEGY)
+    return strategy() if isinstance(strategy, type) else strategy
+
+
+def matching_rule(lead: Lead | None) -> RoutingRule | None:
+    """The first active rule (by priority) whose conditions the lead meets."""
+    if lead is None:
+        return None
+    for rule in RoutingRule.objects.active():
+        if rule.matches(lead):
+            return rule
+    return None
 
 
 def sla_minutes(lead: Lead) -> int:
+    rule = matching_rule(lead)
+    if rule is not None and rule.sla_minutes:
+        return rule.sla_minutes
     return lf_settings.SLA_MINUTES_BY_SOURCE.get(
         lead.source, lf_settings.FIRST_RESPONSE_SLA_MINUTES
     )
 
 
-def candidates(now: datetime, *, exclude_user_ids=()) -> list[Candidate]:
+def candidates(
+    now: datetime, *, exclude_user_ids: Collection = (), only_rep_ids: Collection | None = None
+) -> list[Candidate]:
     """Reps who may take a lead: accepting, not absent, under capacity, by when they work."""
     profiles = (
         RepProfile.objects.accepting()
@@ -41,6 +123,8 @@ def candidates(now: datetime, *, exclude_user_ids=()) -> list[Candidate]:
         )
         .select_related("user")
     )
+    if only_rep_ids is not None:
+        profiles = profiles.filter(pk__in=only_rep_ids)
     found = []
     for profile in profiles:
         calendar = rep_calendar(profile)
@@ -51,29 +135,56 @@ def candidates(now: datetime, *, exclude_user_ids=()) -> list[Candidate]:
 
 
 def least_loaded(found: list[Candidate]) -> Candidate | None:
-    """Working reps first (else whoever starts first), then the lightest load,
-    then the rep assigned longest ago, so ties go round-robin."""
-
-    def key(c: Candidate):
-        last = c.profile.last_assigned_at
-        return (c.starts_at, c.open_load, last.timestamp() if last else float("-inf"), c.profile.pk)
-
-    return min(found, key=key, default=None)
+    """Kept for callers of the first version; prefer ``LeastLoaded().choose``."""
+    return LeastLoaded().choose(found) if found else None
 
 
-def pick_rep(now: datetime, *, exclude_user_ids=()) -> Candidate | None:
-    """Choose a rep and hold a row lock on their profile until the transaction ends.
-
-    Locking the candidates in primary-key order (never one by one in load order) keeps
-    concurrent intakes from deadlocking; re-reading the load after the lock keeps two
-    intakes from both filling a rep's last free slot.
-    """
-    ids = [c.profile.pk for c in candidates(now, exclude_user_ids=exclude_user_ids)]
+def _pick(
+    now: datetime, lead: Lead | None, exclude_user_ids: Collection, only_rep_ids=None
+) -> Candidate | None:
+    ids = [
+        c.profile.pk
+        for c in candidates(now, exclude_user_ids=exclude_user_ids, only_rep_ids=only_rep_ids)
+    ]
     if not ids:
         return None
+    # Lock in primary-key order (never one by one in load order) so concurrent intakes
+    # cannot deadlock; re-read the load after the lock so two intakes cannot both fill
+    # a rep's last free slot (READ COMMITTED: the re-read sees the winner's commit).
     list(RepProfile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
-    fresh = [c for c in candidates(now, exclude_user_ids=exclude_user_ids) if c.profile.pk in ids]
-    return least_loaded(fresh)
+    fresh = [
+        c
+        for c in candidates(now, exclude_user_ids=exclude_user_ids, only_rep_ids=only_rep_ids)
+        if c.profile.pk in ids
+    ]
+    return get_strategy().choose(fresh, lead=lead, now=now) if fresh else None
+
+
+def pick_rep(
+    now: datetime, *, exclude_user_ids: Collection = (), lead: Lead | None = None
+) -> Candidate | None:
+    """Choose a rep and hold a row lock on their profile until the transaction ends.
+
+    With ``lead``, the first matching routing rule limits the choice to its reps; if
+    none of them can take the lead and the rule allows it, every rep is considered.
+    """
+    rule = matching_rule(lead)
+    if rule is None:
+        return _pick(now, lead, exclude_user_ids)
+    rep_ids = {rep.pk for rep in rule.reps.all()}
+    chosen = _pick(now, lead, exclude_user_ids, only_rep_ids=rep_ids) if rep_ids else None
+    if chosen is None and rule.fallback_to_all:
+        chosen = _pick(now, lead, exclude_user_ids)
+    return chosen
+
+
+def _record_pick(candidate: Candidate, now: datetime) -> None:
+    changes: dict = {"last_assigned_at": now}
+    if candidate.routing_pass is not None:
+        changes["routing_pass"] = candidate.routing_pass
+    RepProfile.objects.filter(pk=candidate.profile.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(candidate.profile, name, value)
 
 
 def assign(
@@ -85,7 +196,10 @@ def assign(
     actor=None,
     sla: int | None = None,
 ) -> Assignment:
-    """Give ``lead`` to the candidate's rep (or to nobody), set its deadline, write history."""
+    """Give ``lead`` to the candidate's rep (or to nobody), set its deadline, write history.
+
+    Also saves ``reassignment_count``, so callers that move a lead bump it in memory first.
+    """
     if sla is None:
         sla = sla_minutes(lead)
     previous_owner_id = lead.owner_id
@@ -95,9 +209,17 @@ def assign(
     else:
         lead.owner = candidate.profile.user
         lead.first_response_due = add_business_minutes(now, sla, rep_calendar(candidate.profile))
-        RepProfile.objects.filter(pk=candidate.profile.pk).update(last_assigned_at=now)
+        _record_pick(candidate, now)
     lead.assigned_at = now
-    lead.save(update_fields=["owner", "first_response_due", "assigned_at", "updated_at"])
+    lead.save(
+        update_fields=[
+            "owner",
+            "first_response_due",
+            "assigned_at",
+            "reassignment_count",
+            "updated_at",
+        ]
+    )
     assignment = Assignment.objects.create(
         lead=lead,
         from_rep_id=previous_owner_id,
@@ -111,5 +233,6 @@ def assign(
     if lead.owner_id and lf_settings.NOTIFY_ON_ASSIGNMENT:
         from leadfollow.tasks import enqueue
 
-        transaction.on_commit(lambda: enqueue("notify_assignment", assignment.pk), robust=True)
+        assignment_id = assignment.pk
+        transaction.on_commit(lambda: enqueue("notify_assignment", assignment_id), robust=True)
     return assignment

@@ -1,5 +1,6 @@
 """django-q2 entry points: each one call into a module; arguments are ids, never personal data."""
 
+from django.utils import timezone
 from django_q.tasks import async_task
 
 
@@ -7,7 +8,25 @@ def enqueue(name: str, *args) -> None:
     async_task(f"leadfollow.tasks.{name}", *args, group="leadfollow")
 
 
+def sweep() -> dict[str, int]:
+    from leadfollow.sweep import reassign_overdue
+
+    return reassign_overdue(timezone.now()).as_dict()
+
+
 def notify_assignment(assignment_id: int) -> bool:
     from leadfollow.notifications import notify_assignment as notify
 
     return notify(assignment_id)
+
+
+def notify_escalation(assignment_id: int) -> bool:
+    from leadfollow.notifications import notify_escalation as notify
+
+    return notify(assignment_id)
+
+
+def notify_reminder(reminder_id: int) -> bool:
+    from leadfollow.notifications import notify_reminder as notify
+
+    return notify(reminder_id)

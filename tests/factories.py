@@ -86,3 +86,17 @@ class ScoringRuleFactory(factory.django.DjangoModelFactory):
     operator = "eq"
     value = "ads"
     points = 10
+
+
+class RoutingRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leadfollow.RoutingRule"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"routing rule {n}")
+    priority = 100
+
+    @factory.post_generation
+    def reps(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.reps.set(extracted)

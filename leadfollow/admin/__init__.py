@@ -1,5 +1,6 @@
 from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdmin
 from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
+from leadfollow.admin.routing import RoutingRuleAdmin
 from leadfollow.admin.scoring import ScoringRuleAdmin
 
 __all__ = [
@@ -8,5 +9,6 @@ __all__ = [
     "ContactAttemptAdmin",
     "LeadAdmin",
     "RepProfileAdmin",
+    "RoutingRuleAdmin",
     "ScoringRuleAdmin",
 ]

@@ -1,7 +1,9 @@
 from leadfollow.models.assignment import Assignment, AssignmentReason
 from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
 from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus, Submission
+from leadfollow.models.reminders import Reminder, ReminderKind
 from leadfollow.models.reps import Absence, RepProfile
+from leadfollow.models.routing import RoutingRule
 from leadfollow.models.scoring import Operator, ScoringRule
 
 __all__ = [
@@ -16,7 +18,10 @@ __all__ = [
     "LeadStatus",
     "Operator",
     "Outcome",
+    "Reminder",
+    "ReminderKind",
     "RepProfile",
+    "RoutingRule",
     "ScoringRule",
     "Submission",
 ]

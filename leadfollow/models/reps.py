@@ -88,6 +88,9 @@ class RepProfile(models.Model):
         _("weight"), default=1, help_text=_("Relative share of new leads.")
     )
     last_assigned_at = models.DateTimeField(_("last assigned at"), null=True, blank=True)
+    # Weighted routing's virtual clock: advances by 1/weight per lead received, so reps
+    # with the lowest value are due next (stride scheduling). Kept by leadfollow.routing.
+    routing_pass = models.FloatField(_("routing position"), default=0.0, editable=False)
 
     objects = RepProfileQuerySet.as_manager()
 

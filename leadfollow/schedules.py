@@ -1,0 +1,47 @@
+"""ensure_schedules(): the django-q2 Schedule rows leadfollow needs, created or updated by name.
+
+Idempotent, meant to run on every deploy. ``django_q.tasks.schedule()`` would raise on a
+duplicate name, yet ``Schedule.name`` is not unique, so rows are matched by name here and
+accidental duplicates are removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+# Each minute: the sweep moves a breached lead within a minute plus the cluster's scheduler
+# tick (~30 s) plus queue wait. django-q2's catch_up is a Q_CLUSTER option, not a
+# Schedule field; the system check leadfollow.W002 recommends turning it off.
+SCHEDULES = {
+    "leadfollow.sweep": {
+        "func": "leadfollow.tasks.sweep",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+        "repeats": -1,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Ensured:
+    name: str
+    created: bool
+
+
+@transaction.atomic
+def ensure_schedules() -> list[Ensured]:
+    """Create or update leadfollow's schedules; returns what was done, by name."""
+    done = []
+    for name, fields in SCHEDULES.items():
+        rows = list(Schedule.objects.select_for_update().filter(name=name).order_by("pk"))
+        Schedule.objects.filter(pk__in=[row.pk for row in rows[1:]]).delete()
+        if rows:
+            Schedule.objects.filter(pk=rows[0].pk).update(**fields)
+        else:
+            Schedule.objects.create(name=name, next_run=timezone.now(), **fields)
+        done.append(Ensured(name, created=not rows))
+    return done

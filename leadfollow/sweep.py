@@ -1,0 +1,299 @@
+"""The every-minute sweep: move leads nobody touched in time, hand over, remind, warn.
+
+Every step selects what still needs doing from the database state and changes that
+state in the same transaction, so a lost run is made up by the next one and a
+duplicated run finds nothing left to do. Rows are locked with ``SKIP LOCKED`` in
+batches: concurrent sweeps (several django-q2 clusters) split the work instead of
+doing it twice. SQLite ignores the locks, and needs none: it has a single writer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from leadfollow import signals
+from leadfollow.businesshours import business_minutes_between
+from leadfollow.calendars import rep_calendar
+from leadfollow.conf import lf_settings
+from leadfollow.models import (
+    Assignment,
+    AssignmentReason,
+    Lead,
+    Reminder,
+    ReminderKind,
+    RepProfile,
+)
+from leadfollow.routing import Candidate, assign, candidates, pick_rep
+
+
+@dataclass
+class SweepReport:
+    handed_over: int = 0  # owner became unavailable (or there was none): moved
+    reassigned: int = 0  # first-response deadline missed: moved to another rep
+    escalated: int = 0  # missed too often, or nobody else can take it: managers told
+    warned: int = 0  # early warnings sent to owners
+    reminded: int = 0  # follow-up reminders sent to owners
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def reassign_overdue(now: datetime | None = None) -> SweepReport:
+    """One pass of the sweep. Safe to run twice, or from several processes at once."""
+    now = now or timezone.now()
+    report = SweepReport()
+    # Handover first: a lead whose owner went on leave moves without a miss on record.
+    report.handed_over = hand_over_unavailable(now)
+    report.reassigned, report.escalated = move_breached(now)
+    report.warned = warn_before_deadline(now)
+    report.reminded = remind_follow_ups(now)
+    return report
+
+
+# --- batching -------------------------------------------------------------------------------
+
+
+def _in_batches(queryset: QuerySet, order: Sequence[str], handle: Callable[[list], int]) -> int:
+    """Lock rows batch by batch (each its own transaction) and let ``handle`` change them.
+
+    Paging by key (not offset) so rows left unchanged (nobody to take them) are not
+    selected again in this run; rows another sweep holds are skipped, not waited for.
+    """
+    size = lf_settings.SWEEP_BATCH_SIZE
+    done, last = 0, None
+    while True:
+        with transaction.atomic():
+            page = queryset if last is None else queryset.filter(_after(order, last))
+            batch = list(
+                page.select_for_update(skip_locked=True, of=("self",)).order_by(*order)[:size]
+            )
+            if not batch:
+                return done
+            # The key as selected: handle() may change these fields (a new deadline).
+            last = tuple(getattr(batch[-1], name) for name in order)
+            done += handle(batch)
+        if len(batch) < size:
+            return done
+
+
+def _after(order: Sequence[str], key: tuple) -> Q:
+    """Rows strictly after ``key`` in ``order`` (the last field must be unique: pk)."""
+    condition = Q()
+    for i in reversed(range(len(order))):
+        equal = dict(zip(order[:i], key[:i], strict=True))
+        step = Q(**equal, **{f"{order[i]}__gt": key[i]})
+        condition = step if i == len(order) - 1 else step | (Q(**equal) & condition)
+    return condition
+
+
+def _enqueue_on_commit(task: str, object_id: int) -> None:
+    from leadfollow.tasks import enqueue
+
+    # Ids only: task payloads are stored unencrypted. robust: a broker outage must not
+    # undo the reassignment; the ledger rows keep their notified_at empty for a retry.
+    transaction.on_commit(lambda: enqueue(task, object_id), robust=True)
+
+
+# --- moving leads ---------------------------------------------------------------------------
+
+
+def _missed_by(lead_ids: list[int]) -> dict[int, list[int | None]]:
+    """Per lead, the reps it was taken from after a missed deadline (one entry per miss)."""
+    missed: dict[int, list[int | None]] = defaultdict(list)
+    breaches = Assignment.objects.filter(lead_id__in=lead_ids, reason=AssignmentReason.SLA_BREACH)
+    for lead_id, rep_id in breaches.values_list("lead_id", "from_rep_id"):
+        missed[lead_id].append(rep_id)
+    return missed
+
+
+def _lock_reps() -> None:
+    """Lock every rep row, in primary-key order, before a batch picks reps.
+
+    pick_rep() locks the candidates of one lead in pk order; a batch picks for many
+    leads with different candidate sets, so two sweeps could each hold a rep the other
+    waits for. Taking them all up front, in the same order intake uses, rules that out.
+    """
+    list(RepProfile.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _next_rep(lead: Lead, now: datetime, avoid: set[int]) -> Candidate | None:
+    """Someone not in ``avoid``; failing that anyone but an unavailable owner."""
+    return pick_rep(now, exclude_user_ids=avoid, lead=lead) or pick_rep(now, lead=lead)
+
+
+def _move(lead: Lead, candidate: Candidate, now: datetime, reason: str) -> Assignment:
+    sla = lf_settings.REASSIGNMENT_SLA_MINUTES if lead.owner_id else None
+    if lead.owner_id:
+        lead.reassignment_count += 1
+    assignment = assign(lead, candidate, reason=reason, now=now, sla=sla)
+    signals.lead_reassigned.send(sender=Lead, lead=lead, assignment=assignment)
+    return assignment
+
+
+def move_breached(now: datetime) -> tuple[int, int]:
+    """Reassign or escalate open, uncontacted, not yet escalated leads past their deadline."""
+    counts = {"reassigned": 0, "escalated": 0}
+
+    def handle(batch: list[Lead]) -> int:
+        _lock_reps()
+        missed = _missed_by([lead.pk for lead in batch])
+        for lead in batch:
+            outcome = _handle_breach(lead, now, missed[lead.pk])
+            counts[outcome] += 1
+        return len(batch)
+
+    queryset = Lead.objects.cold(now).filter(escalated_at__isnull=True)
+    _in_batches(queryset, ("first_response_due", "pk"), handle)
+    return counts["reassigned"], counts["escalated"]
+
+
+def _handle_breach(lead: Lead, now: datetime, earlier_misses: list[int | None]) -> str:
+    if len(earlier_misses) + 1 >= lf_settings.MAX_MISSES:
+        escalate(lead, now)
+        return "escalated"
+    avoid = {rep_id for rep_id in [*earlier_misses, lead.owner_id] if rep_id}
+    candidate = _next_rep(lead, now, avoid)
+    if candidate is None:
+        # Nobody at all can take it (all full, absent or not accepting): people must act.
+        escalate(lead, now)
+        return "escalated"
+    _move(lead, candidate, now, AssignmentReason.SLA_BREACH)
+    return "reassigned"
+
+
+def escalate(lead: Lead, now: datetime) -> Assignment:
+    """Stop bouncing the lead: stamp it, record it, tell the managers (after commit)."""
+    lead.escalated_at = now
+    lead.save(update_fields=["escalated_at", "updated_at"])
+    # The owner keeps the lead (it stays in a queue); the row records the escalation.
+    assignment = Assignment.objects.create(
+        lead=lead,
+        from_rep_id=lead.owner_id,
+        to_rep_id=lead.owner_id,
+        reason=AssignmentReason.ESCALATION,
+        created_at=now,
+        first_response_due=lead.first_response_due,
+    )
+    signals.lead_escalated.send(sender=Lead, lead=lead, assignment=assignment)
+    _enqueue_on_commit("notify_escalation", assignment.pk)
+    return assignment
+
+
+def _unavailable_owner(now: datetime) -> Q:
+    """Owned by a rep (a user with a rep profile) who cannot work leads right now."""
+    is_rep = RepProfile.objects.filter(user_id=OuterRef("owner_id"))
+    available = RepProfile.objects.accepting().present(now).filter(user_id=OuterRef("owner_id"))
+    return Q(Exists(is_rep)) & ~Q(Exists(available))
+
+
+def hand_over_unavailable(now: datetime) -> int:
+    """Move uncontacted leads off reps who stopped accepting or are absent, and give
+    unowned leads (nobody was available at intake) to whoever can take them now."""
+    if not candidates(now):
+        return 0  # nobody to hand over to: skip locking every stranded lead each minute
+
+    def handle(batch: list[Lead]) -> int:
+        _lock_reps()
+        missed = _missed_by([lead.pk for lead in batch])
+        moved = 0
+        for lead in batch:
+            avoid = {rep_id for rep_id in missed[lead.pk] if rep_id}
+            owner = {lead.owner_id} if lead.owner_id else set()
+            candidate = pick_rep(now, exclude_user_ids=avoid | owner, lead=lead) or pick_rep(
+                now, exclude_user_ids=owner, lead=lead
+            )
+            if candidate is not None:
+                _move(lead, candidate, now, AssignmentReason.REP_UNAVAILABLE)
+                moved += 1
+        return moved
+
+    queryset = (
+        Lead.objects.open().uncontacted().filter(Q(owner__isnull=True) | _unavailable_owner(now))
+    )
+    return _in_batches(queryset, ("pk",), handle)
+
+
+# --- reminders ------------------------------------------------------------------------------
+
+
+def _not_reminded(kind: str, due_field: str) -> Q:
+    sent = Reminder.objects.filter(lead=OuterRef("pk"), kind=kind, due_at=OuterRef(due_field))
+    return ~Q(Exists(sent))
+
+
+def _remind(batch: list[Lead], kind: str, due_field: str, now: datetime) -> int:
+    reminders = Reminder.objects.bulk_create(
+        Reminder(
+            lead=lead,
+            kind=kind,
+            due_at=getattr(lead, due_field),
+            rep_id=lead.owner_id,
+            created_at=now,
+        )
+        for lead in batch
+    )
+    for reminder in reminders:
+        _enqueue_on_commit("notify_reminder", reminder.pk)
+    return len(reminders)
+
+
+def remind_follow_ups(now: datetime) -> int:
+    """One reminder to the owner per follow-up date that has passed."""
+    queryset = (
+        Lead.objects.follow_up_due(now)
+        .filter(owner__isnull=False)
+        .filter(_not_reminded(ReminderKind.FOLLOW_UP, "next_follow_up_at"))
+    )
+    return _in_batches(
+        queryset,
+        ("pk",),
+        lambda batch: _remind(batch, ReminderKind.FOLLOW_UP, "next_follow_up_at", now),
+    )
+
+
+def _sla_share_elapsed(lead: Lead, now: datetime) -> float:
+    """How much of the lead's current SLA has elapsed, in its owner's business time."""
+    calendar = rep_calendar(getattr(lead.owner, "leadfollow_rep", None))
+    total = business_minutes_between(lead.assigned_at, lead.first_response_due, calendar)
+    if total <= 0:
+        return 1.0
+    return business_minutes_between(lead.assigned_at, now, calendar) / total
+
+
+def warn_before_deadline(now: datetime) -> int:
+    """Warn the owner once when ``EARLY_WARNING_SHARE`` of the SLA has elapsed."""
+    share = lf_settings.EARLY_WARNING_SHARE
+    if not share:
+        return 0
+    pending = (
+        Lead.objects.open()
+        .uncontacted()
+        .filter(
+            owner__isnull=False,
+            escalated_at__isnull=True,
+            assigned_at__isnull=False,
+            first_response_due__gt=now,
+        )
+        .filter(_not_reminded(ReminderKind.SLA_WARNING, "first_response_due"))
+    )
+    # Business-time shares need the owner's calendar, so decide in Python without locks,
+    # then lock only the leads that qualify (the filter is re-applied under the lock).
+    due_ids = [
+        lead.pk
+        for lead in pending.select_related("owner__leadfollow_rep").iterator(chunk_size=2000)
+        if _sla_share_elapsed(lead, now) >= share
+    ]
+    if not due_ids:
+        return 0
+    return _in_batches(
+        pending.filter(pk__in=due_ids),
+        ("pk",),
+        lambda batch: _remind(batch, ReminderKind.SLA_WARNING, "first_response_due", now),
+    )
