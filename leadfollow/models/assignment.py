@@ -53,6 +53,7 @@ class Assignment(models.Model):
     )
     created_at = models.DateTimeField(_("at"), default=timezone.now)
     first_response_due = models.DateTimeField(_("deadline set"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
     # The one column written after insert, by a conditional UPDATE, so a notification
     # task delivered twice sends once.
     notified_at = models.DateTimeField(_("rep notified at"), null=True, blank=True, editable=False)

@@ -1,0 +1,153 @@
+"""The rep's path in a real browser: log in, call the most urgent lead, watch it leave the
+overdue list. Headless Chromium from Debian (apt-get install chromium chromium-driver)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import LeadFactory, RepFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+PASSWORD = "correct horse battery staple"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser():
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Chromium not installed: apt-get install chromium chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=en-US",
+    ):
+        options.add_argument(arg)
+    # An explicit driver path keeps Selenium Manager from downloading anything.
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver, name: str, width: int | None = None) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if width:
+        driver.set_window_size(width, 844)
+    # Capture the whole page, not just the viewport.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width or 1280, max(height, 600))
+    path = SCREENSHOTS / name
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 900)
+    return path
+
+
+def queue_names(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "tr.lf-lead-row th a")]
+
+
+def test_rep_calls_the_most_urgent_lead_and_it_leaves_the_overdue_list(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    now = timezone.now()
+    rep = RepFactory(user__username="rita", user__first_name="Rita", user__last_name="Rep")
+    user = get_user_model().objects.get(pk=rep.user_id)
+    user.set_password(PASSWORD)
+    user.save()
+    LeadFactory(
+        name="Later Lars",
+        company="Nordwind GmbH",
+        owner=user,
+        first_response_due=now + timedelta(hours=3),
+        score=80,
+    )
+    cold = LeadFactory(
+        name="Cold Carla",
+        company="ACME Rockets",
+        owner=user,
+        first_response_due=now - timedelta(hours=2, minutes=10),
+        score=20,
+    )
+    LeadFactory(
+        name="Soon Sami",
+        company="Sami & Söhne",
+        owner=user,
+        first_response_due=now + timedelta(minutes=35),
+        score=55,
+    )
+    LeadFactory(name="Someone else's", first_response_due=now - timedelta(hours=5))
+
+    queue_url = live_server.url + reverse("leadfollow:queue")
+    browser.get(queue_url)
+    assert "/accounts/login/" in browser.current_url
+    browser.find_element(By.ID, "id_username").send_keys("rita")
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.lf-form button[type=submit]").click()
+
+    assert browser.current_url == queue_url
+    assert queue_names(browser) == ["Cold Carla", "Soon Sami", "Later Lars"]
+    first_deadline = browser.find_element(By.CSS_SELECTOR, "tr.lf-lead-row time[data-lf-countdown]")
+    assert first_deadline.text.startswith("overdue by 2 h 1")
+    assert "lf-overdue" in first_deadline.get_attribute("class")
+    # The countdown script loaded (no CDN: served from our static files) and ran.
+    assert browser.execute_script("return !!document.getElementById('lf-countdown-strings')")
+    screenshot(browser, "queue.png")
+    screenshot(browser, "queue-phone.png", width=390)
+    assert first_deadline.text.startswith("overdue by 2 h 1")  # same words at phone width
+    # The script keeps the text live: move the deadline and let it re-render.
+    browser.execute_script(
+        "var t = arguments[0];"
+        "t.setAttribute('datetime', new Date(Date.now() + 5 * 60000 + 30000).toISOString());"
+        "document.dispatchEvent(new Event('visibilitychange'));",
+        first_deadline,
+    )
+    assert first_deadline.text == "due in 6 min"
+    assert "lf-due-soon" in first_deadline.get_attribute("class")
+
+    # Keyboard users can skip straight to the content.
+    skip = browser.find_element(By.CSS_SELECTOR, "a.lf-skip-link")
+    assert skip.get_attribute("href").endswith("#lf-main")
+
+    browser.get(queue_url + "?overdue=true")
+    assert queue_names(browser) == ["Cold Carla"]
+    screenshot(browser, "queue-filtered.png")
+    browser.find_element(By.LINK_TEXT, "Cold Carla").click()
+    assert browser.current_url == live_server.url + reverse("leadfollow:lead", args=[cold.pk])
+
+    Select(browser.find_element(By.ID, "id_attempt-channel")).select_by_value("call")
+    Select(browser.find_element(By.ID, "id_attempt-outcome")).select_by_value("connected")
+    browser.find_element(By.ID, "id_attempt-note").send_keys("Spoke to Carla, sending a quote.")
+    browser.find_element(By.CSS_SELECTOR, "#lf-attempt-form button[type=submit]").click()
+
+    message = browser.find_element(By.CSS_SELECTOR, ".lf-message-success")
+    assert message.text == "Contact attempt logged."
+    assert (
+        "Spoke to Carla"
+        in browser.find_element(By.ID, "lf-attempts").find_element(By.XPATH, "..").text
+    )
+    screenshot(browser, "lead.png")
+    screenshot(browser, "lead-phone.png", width=390)
+
+    browser.get(queue_url + "?overdue=true")
+    assert queue_names(browser) == []
+    browser.get(queue_url)
+    assert queue_names(browser) == ["Soon Sami", "Later Lars", "Cold Carla"]
