@@ -64,7 +64,6 @@ __all__ = [
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-UTC = UTC
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
@@ -100,18 +99,19 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         if not isinstance(self.tz, tzinfo):
             raise TypeError(f"tz must be a tzinfo (e.g. ZoneInfo), got {self.tz!r}")
-        weekly = tuple(
-            tuple(sorted((s.replace(fold=0), e.replace(fold=0)) for s, e in day))
-            for day in self.weekly
-        )
-        if len(weekly) != 7:
-            raise ValueError(f"weekly must have 7 entries (Monday first), got {len(weekly)}")
-        for day_name, windows in zip(WEEKDAYS, weekly):
+        if len(self.weekly) != 7:
+            raise ValueError(f"weekly must have 7 entries (Monday first), got {len(self.weekly)}")
+        for day_name, windows in zip(WEEKDAYS, self.weekly, strict=True):
             for s, e in windows:
                 if not (isinstance(s, time) and isinstance(e, time)):
                     raise TypeError(f"{day_name}: window ({s!r}, {e!r}) must be two times")
                 if s.tzinfo is not None or e.tzinfo is not None:
                     raise ValueError(f"{day_name}: window times must be naive wall times")
+        # Tuples (not lists) keep the calendar hashable; fold=0 is the documented rule.
+        weekly = tuple(
+            tuple(sorted((s.replace(fold=0), e.replace(fold=0)) for s, e in day))
+            for day in self.weekly
+        )
         holidays = frozenset(self.holidays)
         for h in holidays:
             if isinstance(h, datetime) or not isinstance(h, date):
@@ -197,7 +197,7 @@ def validate_hours(hours: object) -> list[str]:
                 furthest = span
         # A night shift's tail lands on the next day (Sunday's on Monday).
         nxt = (idx + 1) % 7
-        for start, end, label in day_spans:
+        for _, end, label in day_spans:
             if end <= _DAY_MINUTES:
                 continue
             for other_start, _, other_label in spans.get(nxt, ()):
