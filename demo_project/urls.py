@@ -3,9 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from leadfollow.intake_views import ContactFormView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("leads/", include("leadfollow.urls")),
+    path("api/", include("leadfollow.api.urls")),
+    path("contact/", ContactFormView.as_view(source="web"), name="contact"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(template_name="leadfollow/login.html"),

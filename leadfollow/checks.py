@@ -15,6 +15,13 @@ def _positive_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _is_rate(value) -> bool:
+    if not isinstance(value, str) or "/" not in value:
+        return False
+    count, period = value.split("/", 1)
+    return count.isdigit() and int(count) > 0 and period[:1] in {"s", "m", "h", "d"}
+
+
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
     errors: list = []
@@ -73,6 +80,20 @@ def check_settings(app_configs=None, **kwargs) -> list:
             Error(
                 "LEADFOLLOW['SLA_MINUTES_BY_SOURCE'] must map source names to positive integers.",
                 id="leadfollow.E006",
+            )
+        )
+    for name in ("API_SIGNATURE_MAX_AGE_SECONDS", "API_IDEMPOTENCY_TTL_SECONDS"):
+        if not _positive_int(getattr(lf_settings, name)):
+            errors.append(
+                Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E020")
+            )
+    rate = lf_settings.API_INTAKE_THROTTLE_RATE
+    if rate is not None and not _is_rate(rate):
+        errors.append(
+            Error(
+                f"LEADFOLLOW['API_INTAKE_THROTTLE_RATE'] {rate!r} is not a rate.",
+                hint='Use None or "<count>/<second|minute|hour|day>", e.g. "120/min".',
+                id="leadfollow.E021",
             )
         )
     if not settings.USE_TZ:

@@ -32,6 +32,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTRIBUTES_BYTES": 16 * 1024,
     "NOTIFY_ON_ASSIGNMENT": True,
     "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
+    # API intake (leadfollow.api): signed requests older or newer than this are refused,
+    # and a signature is remembered (in the default cache) this long to refuse replays.
+    "API_SIGNATURE_MAX_AGE_SECONDS": 300,
+    # How long an Idempotency-Key's first response is replayed (Stripe's 24 h).
+    "API_IDEMPOTENCY_TTL_SECONDS": 24 * 60 * 60,
+    # Intake requests per source (DRF rate syntax, e.g. "120/min"); None: not throttled.
+    # Best effort (DRF throttles are not atomic): real rate limiting belongs at the proxy.
+    "API_INTAKE_THROTTLE_RATE": "120/min",
     # Routing: dotted path to a strategy class with choose(candidates, *, lead, now).
     "ROUTING_STRATEGY": "leadfollow.routing.LeastLoaded",  # or leadfollow.routing.Weighted
     # Sweep (leadfollow.sweep.reassign_overdue, every minute)

@@ -100,3 +100,30 @@ class RoutingRuleFactory(factory.django.DjangoModelFactory):
     def reps(self, create, extracted, **kwargs):
         if create and extracted:
             self.reps.set(extracted)
+
+
+def make_api_key(source: str = "ads", name: str = "") -> tuple:
+    """An API key for ``source``: (ApiKey row, raw key shown once)."""
+    from leadfollow.models import ApiKey
+
+    return ApiKey.objects.create_key(source=source, name=name)
+
+
+class ManagerFactory(UserFactory):
+    """A user with ``leadfollow.manage_leads``."""
+
+    username = factory.Sequence(lambda n: f"manager{n}")
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def manage_leads(self, create, extracted, **kwargs):
+        from django.contrib.auth.models import Permission
+
+        if create:
+            self.user_permissions.add(
+                Permission.objects.get(
+                    codename="manage_leads", content_type__app_label="leadfollow"
+                )
+            )

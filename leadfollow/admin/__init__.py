@@ -1,3 +1,4 @@
+from leadfollow.admin.apikeys import ApiKeyAdmin
 from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdmin
 from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
 from leadfollow.admin.routing import RoutingRuleAdmin
@@ -5,6 +6,7 @@ from leadfollow.admin.scoring import ScoringRuleAdmin
 
 __all__ = [
     "AbsenceAdmin",
+    "ApiKeyAdmin",
     "AssignmentAdmin",
     "ContactAttemptAdmin",
     "LeadAdmin",

@@ -1,3 +1,4 @@
+from leadfollow.models.apikeys import ApiKey, IdempotencyRecord
 from leadfollow.models.assignment import Assignment, AssignmentReason
 from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
 from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus, Submission
@@ -9,10 +10,12 @@ from leadfollow.models.scoring import Operator, ScoringRule
 __all__ = [
     "OPEN_STATUSES",
     "Absence",
+    "ApiKey",
     "Assignment",
     "AssignmentReason",
     "Channel",
     "ContactAttempt",
+    "IdempotencyRecord",
     "Lead",
     "LeadQuerySet",
     "LeadStatus",

@@ -1,0 +1,93 @@
+"""Who posts a lead: a source's API key, or a body signed with the source's secret."""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+
+from leadfollow.conf import lf_settings
+from leadfollow.models import ApiKey
+from leadfollow.models.apikeys import split_key
+
+KEYWORD = "Api-Key"
+KEY_HEADER = "X-Api-Key"
+KEY_ID_HEADER = "X-Leadfollow-Key-Id"
+TIMESTAMP_HEADER = "X-Leadfollow-Timestamp"
+SIGNATURE_HEADER = "X-Leadfollow-Signature"
+
+
+class SourceKeyAuthentication(authentication.BaseAuthentication):
+    """Authenticates a *sender*, not a person: ``request.auth`` is the :class:`ApiKey`
+    and ``request.user`` stays anonymous, so a source key can post leads and read nothing.
+
+    * ``Authorization: Api-Key <key>`` or ``X-Api-Key: <key>``; or
+    * ``X-Leadfollow-Key-Id: <key id>``, ``X-Leadfollow-Timestamp: <unix seconds>`` and
+      ``X-Leadfollow-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">``.
+      Signatures older (or newer) than ``API_SIGNATURE_MAX_AGE_SECONDS`` are refused, and
+      each is accepted once.
+    """
+
+    def authenticate(self, request):
+        raw_key = self._raw_key(request)
+        if raw_key is not None:
+            return self._by_key(raw_key)
+        if SIGNATURE_HEADER in request.headers:
+            return self._by_signature(request)
+        return None
+
+    def authenticate_header(self, request) -> str:
+        return KEYWORD
+
+    def _raw_key(self, request) -> str | None:
+        parts = request.headers.get("Authorization", "").split()
+        if parts and parts[0].lower() == KEYWORD.lower():
+            if len(parts) != 2:
+                raise exceptions.AuthenticationFailed(_("Invalid API key header."))
+            return parts[1]
+        return request.headers.get(KEY_HEADER) or None
+
+    def _by_key(self, raw_key: str):
+        prefix = split_key(raw_key)
+        api_key = ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+        if api_key is None or not api_key.matches(raw_key):
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
+        return self._checked(api_key)
+
+    def _by_signature(self, request):
+        headers = request.headers
+        prefix = headers.get(KEY_ID_HEADER, "")
+        timestamp = headers.get(TIMESTAMP_HEADER, "")
+        signature = headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=")
+        if not (prefix and timestamp.isdigit() and signature):
+            raise exceptions.AuthenticationFailed(
+                _("A signed request needs the %(id)s, %(ts)s and %(sig)s headers.")
+                % {"id": KEY_ID_HEADER, "ts": TIMESTAMP_HEADER, "sig": SIGNATURE_HEADER}
+            )
+        max_age = lf_settings.API_SIGNATURE_MAX_AGE_SECONDS
+        if abs(time.time() - int(timestamp)) > max_age:
+            raise exceptions.AuthenticationFailed(
+                _("The signature's timestamp is more than %(max)d seconds off.") % {"max": max_age}
+            )
+        api_key = ApiKey.objects.filter(prefix=prefix).first()
+        # Django keeps the raw body, so the parsers can still read it afterwards.
+        if api_key is None or not _same(api_key.signature(timestamp, request.body), signature):
+            raise exceptions.AuthenticationFailed(_("Invalid signature."))
+        result = self._checked(api_key)
+        # Remember the signature for as long as its timestamp would be accepted.
+        if not cache.add(f"leadfollow:signature:{prefix}:{signature}", 1, timeout=2 * max_age):
+            raise exceptions.AuthenticationFailed(_("This signature was already used."))
+        return result
+
+    def _checked(self, api_key: ApiKey):
+        if not api_key.is_active:
+            raise exceptions.AuthenticationFailed(_("This API key has been revoked."))
+        return (AnonymousUser(), api_key)
+
+
+def _same(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode())

@@ -1,0 +1,22 @@
+"""``path("api/", include("leadfollow.api.urls"))``: the REST API and its OpenAPI schema."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from leadfollow.api import viewsets
+from leadfollow.api.schema import SchemaView
+
+app_name = "leadfollow_api"
+
+router = SimpleRouter()
+router.register("leads", viewsets.LeadViewSet, basename="lead")
+router.register("assignments", viewsets.AssignmentViewSet, basename="assignment")
+router.register("scoring-rules", viewsets.ScoringRuleViewSet, basename="scoring-rule")
+router.register("reps", viewsets.RepProfileViewSet, basename="rep")
+router.register("absences", viewsets.AbsenceViewSet, basename="absence")
+
+urlpatterns = [
+    *router.urls,
+    path("metrics/", viewsets.MetricsView.as_view(), name="metrics"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+]

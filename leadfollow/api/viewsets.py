@@ -1,0 +1,423 @@
+"""Thin DRF adapters over intake, lead_actions, routing and metrics.
+
+Visibility is one rule everywhere: ``Lead.objects.visible_to(request.user)``; a rep asking
+for another rep's lead gets a 404.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leadfollow import lead_actions, metrics
+from leadfollow.api import idempotency
+from leadfollow.api.authentication import SourceKeyAuthentication
+from leadfollow.api.filters import AssignmentFilterSet, LeadApiFilterSet
+from leadfollow.api.permissions import IsManager, IsSource, is_manager
+from leadfollow.api.serializers import (
+    INTAKE_FIELDS,
+    AbsenceSerializer,
+    AssignmentSerializer,
+    ContactAttemptSerializer,
+    IntakeResponseSerializer,
+    IntakeSerializer,
+    LeadSerializer,
+    LeadUpdateSerializer,
+    MetricsQuerySerializer,
+    OwnRepProfileSerializer,
+    RepProfileSerializer,
+    ScoringRuleSerializer,
+    error_dict,
+    has_nul,
+)
+from leadfollow.api.throttling import SourceRateThrottle
+from leadfollow.calendars import rep_calendar
+from leadfollow.intake import create_lead
+from leadfollow.models import (
+    Absence,
+    Assignment,
+    AssignmentReason,
+    Lead,
+    RepProfile,
+    ScoringRule,
+)
+from leadfollow.routing import Candidate, assign
+
+
+def user_authenticators() -> list:
+    """Session (with CSRF) for people in a browser; tokens for integrations when the host
+    installed ``rest_framework.authtoken``."""
+    found = [SessionAuthentication()]
+    if "rest_framework.authtoken" in settings.INSTALLED_APPS:
+        # First, so a missing or bad token answers 401 with "WWW-Authenticate: Token".
+        found.insert(0, TokenAuthentication())
+    return found
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ApiMixin:
+    pagination_class = Pagination
+    parser_classes = [JSONParser, FormParser]
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_authenticators(self):
+        return user_authenticators()
+
+
+# --- leads -------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["leads"])
+class LeadViewSet(
+    ApiMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = LeadSerializer
+    queryset = Lead.objects.none()  # for the schema; get_queryset decides
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = LeadApiFilterSet
+
+    def _is_intake(self) -> bool:
+        request = getattr(self, "request", None)
+        method = request.method.lower() if request is not None else ""
+        return getattr(self, "action", None) == "create" or (
+            self.action_map.get(method) == "create"
+        )
+
+    def get_authenticators(self):
+        # Decided before DRF sets self.action: a source's key posts, people read.
+        return [SourceKeyAuthentication()] if self._is_intake() else user_authenticators()
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [IsSource()]
+        if self.action == "partial_update":
+            return [permissions.IsAuthenticated(), IsManager()]
+        return super().get_permissions()
+
+    def get_throttles(self):
+        return [SourceRateThrottle()] if self.action == "create" else super().get_throttles()
+
+    def get_queryset(self):
+        return Lead.objects.visible_to(self.request.user).select_related("owner")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    @extend_schema(summary="List leads (most urgent first)")
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Post a lead (intake)",
+        description=(
+            "Authenticated by a source's API key or HMAC signature; the lead's source comes "
+            "from the key. Fields other than those listed are kept in `attributes`. "
+            "201: a new lead; 200: the lead this `external_id` (or e-mail) already reached. "
+            "With an `Idempotency-Key` header, retries within 24 h get the first body again "
+            "with 200 (header `Idempotent-Replayed: true`); the same key with another body "
+            "is refused with 422."
+        ),
+        request=IntakeSerializer,
+        parameters=[
+            OpenApiParameter(
+                idempotency.HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Any unique string up to 255 characters, e.g. a UUID.",
+            )
+        ],
+        responses={
+            201: IntakeResponseSerializer,
+            200: IntakeResponseSerializer,
+            409: OpenApiResponse(description="The first request with this key is running."),
+            422: OpenApiResponse(description="This key was used with a different body."),
+            429: OpenApiResponse(description="Too many requests from this source."),
+        },
+    )
+    @sensitive_variables()
+    def create(self, request, *args, **kwargs):
+        # Personal data: keep the POST out of error reports (Django's decorator wants a
+        # plain HttpRequest, so set what it would set).
+        request._request.sensitive_post_parameters = "__ALL__"
+        raw_body = request.body  # before the parsers consume the stream
+        data = intake_payload(request.data)
+        source = request.auth.source
+        key = request.headers.get(idempotency.HEADER)
+        if key is None:
+            outcome = _intake(data, source)
+        else:
+            if not key or len(key) > idempotency.MAX_KEY_LENGTH:
+                raise ValidationError(
+                    {idempotency.HEADER: [_("Send 1 to 255 characters.")]}, code="invalid"
+                )
+            outcome = idempotency.once(
+                source=source,
+                key=key,
+                raw_body=raw_body,
+                now=timezone.now(),
+                run=lambda: _intake(data, source),
+            )
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+        return Response(outcome.body, status=outcome.status, headers=headers)
+
+    @extend_schema(
+        summary="Change a lead's status or owner (managers)",
+        request=LeadUpdateSerializer,
+        responses=LeadSerializer,
+    )
+    def partial_update(self, request, *args, **kwargs):
+        lead = self.get_object()
+        changes = LeadUpdateSerializer(data=request.data)
+        changes.is_valid(raise_exception=True)
+        with transaction.atomic():
+            if "status" in changes.validated_data:
+                lead_actions.set_status(lead, changes.validated_data["status"])
+            if "owner" in changes.validated_data:
+                owner = changes.validated_data["owner"]
+                if owner != lead.owner:
+                    assign_to(lead, owner, actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=lead.pk)).data)
+
+    def update(self, request, *args, **kwargs):  # PUT is not offered
+        return self.http_method_not_allowed(request, *args, **kwargs)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A lead's contact attempts",
+        responses=ContactAttemptSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Log a contact attempt",
+        description=(
+            "The first human attempt stops the deadline clock; some outcomes close the lead "
+            "(the same rules as the rep pages)."
+        ),
+        request=ContactAttemptSerializer,
+        responses={201: ContactAttemptSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def attempts(self, request, pk=None):
+        lead = self.get_object()
+        if request.method == "GET":
+            return Response(ContactAttemptSerializer(lead.attempts.all(), many=True).data)
+        serializer = ContactAttemptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attempt = lead_actions.log_attempt(lead, rep=request.user, **serializer.validated_data)
+        return Response(ContactAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
+
+
+def intake_payload(data) -> dict[str, Any]:
+    """The body as ``create_lead`` wants it: unknown top-level fields into ``attributes``."""
+    if isinstance(data, QueryDict):
+        data = data.dict()
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": [_("Send a JSON object.")]}, code="invalid")
+    payload = {k: v for k, v in data.items() if k in INTAKE_FIELDS}
+    extras = {k: v for k, v in data.items() if k not in INTAKE_FIELDS}
+    attributes = payload.get("attributes")
+    if isinstance(attributes, str) and attributes:
+        try:  # form-encoded senders post attributes as JSON text
+            attributes = json.loads(attributes)
+        except ValueError:
+            raise ValidationError(
+                {"attributes": [_("Enter valid JSON.")]}, code="invalid"
+            ) from None
+    if extras and attributes in (None, ""):
+        attributes = {}
+    if extras and isinstance(attributes, dict):
+        attributes = {**extras, **attributes}
+    if attributes is not None:
+        payload["attributes"] = attributes
+    if has_nul(payload):
+        raise ValidationError({"non_field_errors": [_("Null characters are not allowed.")]})
+    return payload
+
+
+@sensitive_variables("data")
+def _intake(data: dict[str, Any], source: str) -> idempotency.Outcome:
+    try:
+        result = create_lead(data, source=source)
+    except DjangoValidationError as exc:
+        return idempotency.Outcome(status.HTTP_400_BAD_REQUEST, error_dict(exc))
+    lead = result.lead
+    body = IntakeResponseSerializer(
+        {
+            "id": lead.pk,
+            "owner_id": lead.owner_id,
+            "owner_username": lead.owner.get_username() if lead.owner_id else None,
+            "first_response_due": lead.first_response_due,
+            "created": result.created,
+        }
+    ).data
+    code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return idempotency.Outcome(code, dict(body))
+
+
+@transaction.atomic
+def assign_to(lead: Lead, user, *, actor, now=None) -> Assignment:
+    """A manager gives ``lead`` to ``user`` (a rep) or to nobody: a new deadline in the
+    rep's calendar and an Assignment row (reason ``manual``)."""
+    now = now or timezone.now()
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    candidate = None
+    if user is not None:
+        profile = RepProfile.objects.select_related("user").get(user=user)
+        rep_calendar(profile)  # fail early on a broken calendar
+        candidate = Candidate(profile, open_load=0, starts_at=now)
+    return assign(locked, candidate, reason=AssignmentReason.MANUAL, now=now, actor=actor)
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+@extend_schema(tags=["assignments"])
+class AssignmentViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Who held a lead when and why (append-only)."""
+
+    queryset = Assignment.objects.none()  # for the schema; get_queryset decides
+    serializer_class = AssignmentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AssignmentFilterSet
+
+    def get_queryset(self):
+        visible = Lead.objects.visible_to(self.request.user)
+        return Assignment.objects.filter(lead__in=visible.values("pk"))
+
+
+# --- scoring -----------------------------------------------------------------------------
+
+
+@extend_schema(tags=["scoring rules"])
+class ScoringRuleViewSet(ApiMixin, viewsets.ModelViewSet):
+    serializer_class = ScoringRuleSerializer
+    permission_classes = [permissions.IsAuthenticated, IsManager]
+    queryset = ScoringRule.objects.all()
+
+
+# --- availability ------------------------------------------------------------------------
+
+
+class ManagesOrOwn(permissions.BasePermission):
+    """Managers do anything; a rep may read and ``PATCH`` their own profile only."""
+
+    def has_permission(self, request, view) -> bool:
+        if is_manager(request.user):
+            return True
+        return view.action in {"list", "retrieve", "partial_update"}
+
+
+@extend_schema(tags=["availability"])
+class RepProfileViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Reps' availability. A rep sees their own and may switch ``accepting_leads``."""
+
+    permission_classes = [permissions.IsAuthenticated, ManagesOrOwn]
+    queryset = RepProfile.objects.none()  # for the schema; get_queryset decides
+
+    def get_queryset(self):
+        profiles = RepProfile.objects.select_related("user")
+        if is_manager(self.request.user):
+            return profiles
+        return profiles.filter(user=self.request.user)
+
+    def get_serializer_class(self):
+        request = getattr(self, "request", None)
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular: document it all
+            return RepProfileSerializer
+        if request is not None and not is_manager(request.user):
+            return OwnRepProfileSerializer
+        return RepProfileSerializer
+
+
+@extend_schema(tags=["availability"])
+class AbsenceViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Out-of-office periods. Managers manage all; a rep manages their own."""
+
+    serializer_class = AbsenceSerializer
+    queryset = Absence.objects.none()  # for the schema; get_queryset decides
+
+    def get_queryset(self):
+        absences = Absence.objects.select_related("rep")
+        if is_manager(self.request.user):
+            return absences
+        return absences.filter(rep__user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.save(rep=self._rep_for(serializer.validated_data.get("rep")))
+
+    def perform_update(self, serializer):
+        if "rep" in serializer.validated_data:
+            serializer.validated_data["rep"] = self._rep_for(serializer.validated_data["rep"])
+        serializer.save()
+
+    def _rep_for(self, requested: RepProfile | None) -> RepProfile:
+        user = self.request.user
+        if is_manager(user) and requested is not None:
+            return requested
+        own = RepProfile.objects.filter(user=user).first()
+        if own is None:
+            raise ValidationError({"rep": [_("Name the rep: you have no availability.")]})
+        if requested is not None and requested != own:
+            raise ValidationError({"rep": [_("You can only manage your own absences.")]})
+        return own
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+class MetricsView(APIView):
+    """Response-time buckets for the leads you can see, as on the dashboard."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get_authenticators(self):
+        return user_authenticators()
+
+    @extend_schema(
+        tags=["metrics"],
+        summary="Response-time metrics",
+        description=(
+            "How fast leads received in the period were first contacted: counts and shares "
+            "per bucket (within 5 min, 1 h, 24 h, later, never, pending), medians and p90, "
+            "per rep, per source and per day. Reps get the figures of their own leads."
+        ),
+        parameters=[MetricsQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        query = MetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        report = metrics.response_report(
+            Lead.objects.visible_to(request.user), **query.validated_data
+        )
+        return Response(report)

@@ -1,0 +1,81 @@
+"""A site's own contact form, posting into the same ``create_lead`` as the API.
+
+``path("contact/", ContactFormView.as_view(source="web"), name="contact")``
+"""
+
+from __future__ import annotations
+
+import copy
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.generic import FormView
+
+from leadfollow.intake import LeadIntakeForm, create_lead
+
+HONEYPOT = "website"
+
+
+def _intake_field(name: str, **changes) -> forms.Field:
+    field = copy.deepcopy(LeadIntakeForm.base_fields[name])
+    for attribute, value in changes.items():
+        setattr(field, attribute, value)
+    return field
+
+
+class ContactForm(forms.Form):
+    """The fields a visitor fills in. ``create_lead`` validates them (once, for all entry
+    points); this form only renders them and carries the honeypot."""
+
+    name = _intake_field("name")
+    email = _intake_field("email")
+    phone = _intake_field("phone")
+    company = _intake_field("company")
+    message = _intake_field("message", widget=forms.Textarea(attrs={"rows": 5}))
+    # Humans never see it (hidden by CSS, skipped by keyboard and screen readers); bots fill it.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def visible_fields(self):
+        return [f for f in super().visible_fields() if f.name != HONEYPOT]
+
+
+@method_decorator(csrf_protect, name="dispatch")
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class ContactFormView(FormView):
+    form_class = ContactForm
+    template_name = "leadfollow/intake/contact_form.html"
+    thanks_template_name = "leadfollow/intake/thanks.html"
+    source = "web"
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("sent"):
+            return self.response_class(
+                request=request, template=[self.thanks_template_name], context={}
+            )
+        return super().get(request, *args, **kwargs)
+
+    @method_decorator(sensitive_variables("data"))
+    def form_valid(self, form):
+        data = {k: v for k, v in form.cleaned_data.items() if k != HONEYPOT}
+        if form.cleaned_data.get(HONEYPOT):
+            return self._thanks()  # a bot: discard silently, answer as for a person
+        try:
+            create_lead(data, source=self.source)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                for message in messages:
+                    form.add_error(None if field not in form.fields else field, message)
+            return self.form_invalid(form)
+        return self._thanks()
+
+    def _thanks(self):
+        return HttpResponseRedirect(f"{self.request.path}?sent=1")

@@ -1,0 +1,606 @@
+"""Response-time metrics: how fast leads are first contacted, in aggregate queries.
+
+The buckets follow the seeds' audit (37% of firms answer within an hour, 16% within a
+day, 24% later, 23% never). Every figure comes from a fixed number of queries,
+whatever the number of leads or reps:
+
+* counts per bucket: conditional ``Count(filter=Q(...))`` — overall, per rep, per
+  source and per day, one query each;
+* median and 90th percentile of the clock time to first contact: ``percentile_cont``
+  on PostgreSQL (overall, per rep, per source, inside those same queries); elsewhere
+  one ``values_list`` query of the contacted leads' two timestamps, percentiles in
+  Python (SQLite is the small, embedded case);
+* median and 90th percentile in *business* time (the owner's calendar): Python over
+  one ``values_list`` query of ``(owner, received, first contacted)`` plus one for the
+  owners' calendars — above :data:`BUSINESS_SAMPLE_LIMIT` contacted leads, a random
+  sample of about that size, so a big period costs about the same as a small one
+  (``business["sampled"]`` says when the figures are estimates).
+
+Definitions
+-----------
+* A lead belongs to the period by ``received_at``; ``start`` and ``end`` are dates in
+  the site time zone (``LEADFOLLOW["TIME_ZONE"]``), both included.
+* Buckets are exclusive, by ``first_contacted_at - received_at``: ``5m`` (≤ 5 min),
+  ``1h`` (5 min – 1 h), ``24h`` (1 h – 24 h), ``later`` (> 24 h), ``never``
+  (uncontacted, received ≥ 24 h before ``now``) and ``pending`` (uncontacted, younger
+  than 24 h: it may still land in any bucket). Every lead counts, whatever its status.
+* Shares are of the *decided* leads (all but pending), so a lead received a minute ago
+  does not count as a miss. ``within_1h`` is ``5m + 1h``, the research's first figure.
+* Per rep, a lead counts for its current owner; "reassigned away" counts the
+  Assignment rows in the period that moved a lead *from* that rep, and "overdue" the
+  rep's cold leads right now (not limited to the period).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet
+from django.db.models.functions import Random, TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from leadfollow.businesshours import business_minutes_between
+from leadfollow.calendars import rep_calendar, site_calendar
+from leadfollow.conf import lf_settings
+from leadfollow.models import Assignment, Lead, RepProfile
+
+__all__ = [
+    "BUCKETS",
+    "RESEARCH",
+    "about_to_breach",
+    "cold_now",
+    "default_period",
+    "percentile",
+    "period_bounds",
+    "response_report",
+]
+
+#: Rows of contacted leads read for the business-time percentiles, at most.
+BUSINESS_SAMPLE_LIMIT = 5_000
+#: The seeds' audit: how fast firms answer a web lead (shares of all leads).
+RESEARCH = {"within_1h": 0.37, "24h": 0.16, "later": 0.24, "never": 0.23}
+
+_5M = timedelta(minutes=5)
+_1H = timedelta(hours=1)
+_24H = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str
+    label: str
+
+
+BUCKETS: tuple[Bucket, ...] = (
+    Bucket("5m", _("within 5 minutes")),
+    Bucket("1h", _("5 minutes to 1 hour")),
+    Bucket("24h", _("1 to 24 hours")),
+    Bucket("later", _("after 24 hours")),
+    Bucket("never", _("never")),
+    Bucket("pending", _("pending (under 24 h, waiting)")),
+)
+DECIDED_KEYS = ("5m", "1h", "24h", "later", "never")
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(p) WITHIN GROUP (ORDER BY expr)``."""
+
+    function = "percentile_cont"
+    name = "PercentileCont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_distinct = False
+
+    def __init__(self, expression, fraction: float, **extra):
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be between 0 and 1")
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def _db_percentiles(using: str) -> bool:
+    return connections[using].vendor == "postgresql"
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
+    """``percentile_cont`` in Python: linear interpolation between closest ranks."""
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    position = fraction * (n - 1)
+    low = math.floor(position)
+    high = min(low + 1, n - 1)
+    weight = position - low
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * weight
+
+
+# --- period -------------------------------------------------------------------------
+
+
+def site_zone() -> ZoneInfo:
+    return ZoneInfo(lf_settings.TIME_ZONE)
+
+
+def default_period(now: datetime | None = None, days: int = 30) -> tuple[date, date]:
+    """The last ``days`` days up to and including today, in the site time zone."""
+    today = (now or timezone.now()).astimezone(site_zone()).date()
+    return today - timedelta(days=days - 1), today
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """``[start 00:00, end + 1 day 00:00)`` in the site time zone, as aware datetimes."""
+    zone = site_zone()
+    return (
+        datetime.combine(start, time(0), tzinfo=zone),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
+# --- expressions --------------------------------------------------------------------
+
+_CONTACTED = Q(first_contacted_at__isnull=False)
+
+
+def _bucket_filters(now: datetime) -> dict[str, Q]:
+    uncontacted = Q(first_contacted_at__isnull=True)
+    return {
+        "5m": Q(first_contacted_at__lte=F("received_at") + _5M),
+        "1h": Q(first_contacted_at__gt=F("received_at") + _5M)
+        & Q(first_contacted_at__lte=F("received_at") + _1H),
+        "24h": Q(first_contacted_at__gt=F("received_at") + _1H)
+        & Q(first_contacted_at__lte=F("received_at") + _24H),
+        "later": Q(first_contacted_at__gt=F("received_at") + _24H),
+        "never": uncontacted & Q(received_at__lte=now - _24H),
+        "pending": uncontacted & Q(received_at__gt=now - _24H),
+    }
+
+
+def _count_aggregates(now: datetime, prefix: str = "") -> dict:
+    aggregates = {f"{prefix}received": Count("pk")}
+    for key, condition in _bucket_filters(now).items():
+        aggregates[f"{prefix}{key}"] = Count("pk", filter=condition)
+    return aggregates
+
+
+def _percentile_aggregates() -> dict:
+    delay = F("first_contacted_at") - F("received_at")
+    return {
+        "median": PercentileCont(delay, 0.5, filter=_CONTACTED, output_field=DurationField()),
+        "p90": PercentileCont(delay, 0.9, filter=_CONTACTED, output_field=DurationField()),
+    }
+
+
+def _minutes(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds() / 60
+
+
+def _share(count: int, whole: int) -> float | None:
+    return count / whole if whole else None
+
+
+def _summarise(row: dict) -> dict:
+    """Counts, decided total, shares and the within-1-hour figure for one group."""
+    decided = sum(row[key] for key in DECIDED_KEYS)
+    within_1h = row["5m"] + row["1h"]
+    return {
+        "received": row["received"],
+        "decided": decided,
+        "counts": {b.key: row[b.key] for b in BUCKETS},
+        "shares": {key: _share(row[key], decided) for key in DECIDED_KEYS},
+        "within_1h": within_1h,
+        "within_1h_share": _share(within_1h, decided),
+    }
+
+
+# --- the report ---------------------------------------------------------------------
+
+
+def response_report(
+    leads: QuerySet | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    now: datetime | None = None,
+    *,
+    source: str | None = None,
+    rep=None,
+) -> dict:
+    """How fast leads received between ``start`` and ``end`` were first contacted.
+
+    ``leads`` narrows the leads considered (e.g. ``Lead.objects.visible_to(user)``);
+    ``source`` (a slug) and ``rep`` (a user or user id) filter further. The period
+    defaults to the last 30 days in the site time zone. Returns plain data (dates,
+    ints, floats in minutes, None when there is nothing to measure); see the module
+    docstring for the definitions.
+    """
+    now = now or timezone.now()
+    if start is None or end is None:
+        default_start, default_end = default_period(now)
+        start, end = start or default_start, end or default_end
+    lo, hi = period_bounds(start, end)
+    scope = Lead.objects.all() if leads is None else leads
+    if source:
+        scope = scope.filter(source=source)
+    rep_id = getattr(rep, "pk", rep)
+    if rep_id == "":
+        rep_id = None
+    base = scope if rep_id is None else scope.filter(owner_id=rep_id)
+    in_period = base.filter(received_at__gte=lo, received_at__lt=hi)
+    using = in_period.db
+    on_pg = _db_percentiles(using)
+
+    overall = _overall(in_period, now, on_pg)
+    moves = Assignment.objects.filter(created_at__gte=lo, created_at__lt=hi)
+    if source or (leads is not None and leads.query.has_filters()):
+        # Only when narrowed: a subquery over every lead would cost a full scan.
+        moves = moves.filter(lead__in=scope.values("pk"))
+    if rep_id is not None:
+        moves = moves.filter(from_rep_id=rep_id)
+    reps = _per_rep(in_period, base, moves, now, on_pg)
+    sources = _per_source(in_period, now, on_pg)
+    if not on_pg:
+        _python_clock_percentiles(in_period, overall, reps, sources)
+    days = _per_day(in_period, now, start, end)
+    business = _business_percentiles(in_period, overall["contacted"])
+
+    return {
+        "period": {"start": start, "end": end, "time_zone": str(site_zone())},
+        "now": now,
+        "filters": {"source": source or None, "rep": rep_id},
+        **overall,
+        "business": business,
+        "research": research_comparison(overall),
+        "reps": reps,
+        "sources": sources,
+        "days": days,
+    }
+
+
+def _overall(in_period: QuerySet, now: datetime, on_pg: bool) -> dict:
+    aggregates = _count_aggregates(now)
+    if on_pg:
+        aggregates.update(_percentile_aggregates())
+    row = in_period.aggregate(**aggregates)
+    summary = _summarise(row)
+    summary["contacted"] = sum(row[key] for key in ("5m", "1h", "24h", "later"))
+    summary["clock"] = {
+        "median_minutes": _minutes(row.get("median")),
+        "p90_minutes": _minutes(row.get("p90")),
+    }
+    return summary
+
+
+def _grouped(qs: QuerySet, field: str, now: datetime, on_pg: bool) -> list[dict]:
+    aggregates = _count_aggregates(now)
+    if on_pg:
+        aggregates.update(_percentile_aggregates())
+    rows = qs.order_by().values(field).annotate(**aggregates).order_by(field)
+    out = []
+    for row in rows:
+        summary = _summarise(row)
+        summary[field] = row[field]
+        summary["median_minutes"] = _minutes(row.get("median"))
+        summary["p90_minutes"] = _minutes(row.get("p90"))
+        out.append(summary)
+    return out
+
+
+def _per_rep(
+    in_period: QuerySet, base: QuerySet, moves: QuerySet, now: datetime, on_pg: bool
+) -> list[dict]:
+    rows = {row["owner_id"]: row for row in _grouped(in_period, "owner_id", now, on_pg)}
+    overdue = dict(
+        base.cold(now)
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+        .values_list("owner_id", "n")
+    )
+    # to_rep may be NULL (nobody available): exclude(to_rep=from_rep) keeps those rows.
+    moves = moves.filter(from_rep__isnull=False).exclude(to_rep_id=F("from_rep_id"))
+    away = dict(
+        moves.order_by()
+        .values("from_rep_id")
+        .annotate(n=Count("pk"))
+        .values_list("from_rep_id", "n")
+    )
+    ids = set(rows) | set(overdue) | set(away)
+    user_ids = [pk for pk in ids if pk is not None]
+    User = get_user_model()
+    names = {
+        user.pk: (user.get_full_name() or user.get_username())
+        for user in User.objects.filter(pk__in=user_ids)
+    }
+    empty = _summarise({"received": 0, **{b.key: 0 for b in BUCKETS}})
+    table = []
+    for pk in ids:
+        row = rows.get(pk) or {**empty, "owner_id": pk, "median_minutes": None, "p90_minutes": None}
+        row["rep_id"] = pk
+        row["name"] = names.get(pk, "") if pk is not None else str(_("(nobody)"))
+        row["overdue"] = overdue.get(pk, 0)
+        row["reassigned_away"] = away.get(pk, 0)
+        table.append(row)
+    table.sort(key=lambda r: (r["rep_id"] is None, str(r["name"]).lower(), r["rep_id"] or 0))
+    return table
+
+
+def _per_source(in_period: QuerySet, now: datetime, on_pg: bool) -> list[dict]:
+    return _grouped(in_period, "source", now, on_pg)
+
+
+def _python_clock_percentiles(
+    in_period: QuerySet, overall: dict, reps: list[dict], sources: list[dict]
+) -> None:
+    """Portable fallback: one query of the contacted leads' delays, percentiles in Python."""
+    delays: dict[tuple, list[float]] = {}
+    rows = in_period.filter(_CONTACTED).values_list(
+        "owner_id", "source", "received_at", "first_contacted_at"
+    )
+    for owner_id, source, received, contacted in rows.order_by():
+        minutes = (contacted - received).total_seconds() / 60
+        delays.setdefault(("all",), []).append(minutes)
+        delays.setdefault(("rep", owner_id), []).append(minutes)
+        delays.setdefault(("source", source), []).append(minutes)
+    for values in delays.values():
+        values.sort()
+
+    def fill(target: dict, key: tuple) -> tuple[float | None, float | None]:
+        values = delays.get(key, [])
+        return percentile(values, 0.5), percentile(values, 0.9)
+
+    overall["clock"]["median_minutes"], overall["clock"]["p90_minutes"] = fill(overall, ("all",))
+    for row in reps:
+        row["median_minutes"], row["p90_minutes"] = fill(row, ("rep", row["rep_id"]))
+    for row in sources:
+        row["median_minutes"], row["p90_minutes"] = fill(row, ("source", row["source"]))
+
+
+def _per_day(in_period: QuerySet, now: datetime, start: date, end: date) -> list[dict]:
+    filters = _bucket_filters(now)
+    decided = ~filters["pending"]
+    rows = (
+        in_period.order_by()
+        .annotate(day=TruncDate("received_at", tzinfo=site_zone()))
+        .values("day")
+        .annotate(
+            received=Count("pk"),
+            decided=Count("pk", filter=decided),
+            within_1h=Count("pk", filter=filters["5m"] | filters["1h"]),
+        )
+    )
+    by_day = {row["day"]: row for row in rows}
+    days = []
+    day = start
+    while day <= end:
+        row = by_day.get(day, {"received": 0, "decided": 0, "within_1h": 0})
+        days.append(
+            {
+                "day": day,
+                "received": row["received"],
+                "decided": row["decided"],
+                "within_1h": row["within_1h"],
+                "within_1h_share": _share(row["within_1h"], row["decided"]),
+            }
+        )
+        day += timedelta(days=1)
+    return days
+
+
+def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
+    """Median and p90 in the owner's business minutes: Python over one column query.
+
+    Above :data:`BUSINESS_SAMPLE_LIMIT` contacted leads, a random sample of about that
+    size is read instead (``sampled`` is then True): the percentiles are estimates.
+    """
+    contacted_qs = in_period.filter(_CONTACTED).order_by()
+    sampled = contacted > BUSINESS_SAMPLE_LIMIT
+    if sampled:
+        contacted_qs = contacted_qs.annotate(_draw=Random()).filter(
+            _draw__lt=BUSINESS_SAMPLE_LIMIT / contacted
+        )
+    rows = list(contacted_qs.values_list("owner_id", "received_at", "first_contacted_at"))
+    owners = {owner_id for owner_id, _, _ in rows if owner_id is not None}
+    calendars = (
+        {
+            profile.user_id: rep_calendar(profile)
+            for profile in RepProfile.objects.filter(user_id__in=owners).only(
+                "user_id", "timezone", "working_hours"
+            )
+        }
+        if owners
+        else {}
+    )
+    site = site_calendar()
+    minutes = sorted(
+        max(0.0, business_minutes_between(received, first, calendars.get(owner_id, site)))
+        for owner_id, received, first in rows
+    )
+    return {
+        "median_minutes": percentile(minutes, 0.5),
+        "p90_minutes": percentile(minutes, 0.9),
+        "measured": len(minutes),
+        "sampled": sampled,
+    }
+
+
+def research_comparison(summary: dict) -> list[dict]:
+    """Rows of "you vs. research" for the audit's four figures."""
+    shares = summary["shares"]
+    return [
+        {
+            "key": "within_1h",
+            "label": _("within 1 hour"),
+            "you": summary["within_1h_share"],
+            "count": summary["within_1h"],
+            "research": RESEARCH["within_1h"],
+        },
+        {
+            "key": "24h",
+            "label": _("1 to 24 hours"),
+            "you": shares["24h"],
+            "count": summary["counts"]["24h"],
+            "research": RESEARCH["24h"],
+        },
+        {
+            "key": "later",
+            "label": _("after 24 hours"),
+            "you": shares["later"],
+            "count": summary["counts"]["later"],
+            "research": RESEARCH["later"],
+        },
+        {
+            "key": "never",
+            "label": _("never"),
+            "you": shares["never"],
+            "count": summary["counts"]["never"],
+            "research": RESEARCH["never"],
+        },
+    ]
+
+
+# --- cold leads ---------------------------------------------------------------------
+
+
+def cold_now(leads: QuerySet | None = None, now: datetime | None = None) -> QuerySet:
+    """Open, uncontacted leads past their deadline, oldest breach first."""
+    base = Lead.objects.all() if leads is None else leads
+    return (
+        base.cold(now or timezone.now())
+        .select_related("owner")
+        .order_by("first_response_due", "pk")
+    )
+
+
+def about_to_breach(
+    leads: QuerySet | None = None, now: datetime | None = None, minutes: int = 15
+) -> QuerySet:
+    """Open, uncontacted leads whose deadline falls within the next ``minutes``."""
+    now = now or timezone.now()
+    base = Lead.objects.all() if leads is None else leads
+    return (
+        base.open()
+        .uncontacted()
+        .filter(
+            first_response_due__gte=now, first_response_due__lt=now + timedelta(minutes=minutes)
+        )
+        .select_related("owner")
+        .order_by("first_response_due", "pk")
+    )
+
+
+def cold_summary(leads: QuerySet | None = None, now: datetime | None = None) -> dict:
+    """Counts for the cold list header: cold now and about to breach, one query."""
+    now = now or timezone.now()
+    base = Lead.objects.all() if leads is None else leads
+    soon = now + timedelta(minutes=15)
+    return (
+        base.open()
+        .uncontacted()
+        .aggregate(
+            cold=Count("pk", filter=Q(first_response_due__lt=now)),
+            soon=Count("pk", filter=Q(first_response_due__gte=now, first_response_due__lt=soon)),
+        )
+    )
+
+
+def iter_rows(report: dict) -> Iterable[list]:
+    """The report as CSV-ready rows (section, key, count, share, research, median…)."""
+    yield [
+        "section",
+        "key",
+        "received",
+        "decided",
+        "count",
+        "share",
+        "research",
+        "median_minutes",
+        "p90_minutes",
+    ]
+    for bucket in BUCKETS:
+        key = bucket.key
+        yield [
+            "bucket",
+            key,
+            report["received"],
+            report["decided"],
+            report["counts"][key],
+            report["shares"].get(key),
+            None,
+            None,
+            None,
+        ]
+    for row in report["research"]:
+        yield [
+            "research",
+            row["key"],
+            report["received"],
+            report["decided"],
+            row["count"],
+            row["you"],
+            row["research"],
+            None,
+            None,
+        ]
+    yield [
+        "clock",
+        "all",
+        report["received"],
+        report["decided"],
+        report["contacted"],
+        None,
+        None,
+        report["clock"]["median_minutes"],
+        report["clock"]["p90_minutes"],
+    ]
+    business = report["business"]
+    yield [
+        "business",
+        "all",
+        report["received"],
+        report["decided"],
+        business["measured"],
+        None,
+        None,
+        business["median_minutes"],
+        business["p90_minutes"],
+    ]
+    for row in report["reps"]:
+        yield [
+            "rep",
+            row["name"],
+            row["received"],
+            row["decided"],
+            row["within_1h"],
+            row["within_1h_share"],
+            None,
+            row["median_minutes"],
+            row["p90_minutes"],
+        ]
+    for row in report["sources"]:
+        yield [
+            "source",
+            row["source"],
+            row["received"],
+            row["decided"],
+            row["within_1h"],
+            row["within_1h_share"],
+            None,
+            row["median_minutes"],
+            row["p90_minutes"],
+        ]
+    for row in report["days"]:
+        yield [
+            "day",
+            row["day"].isoformat(),
+            row["received"],
+            row["decided"],
+            row["within_1h"],
+            row["within_1h_share"],
+            None,
+            None,
+            None,
+        ]
