@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_q",
     "leadfollow",
+    "demo_project",
 ]
 
 MIDDLEWARE = [
@@ -58,7 +59,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
+            # DEMO_DB_PATH lets tests and CI run the demo without writing into the repository.
+            "NAME": os.environ.get("DEMO_DB_PATH") or BASE_DIR / "db.sqlite3",
             # runserver and qcluster write at once: take the write lock up front, use WAL.
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
