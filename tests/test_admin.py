@@ -246,3 +246,27 @@ def test_search_respects_visibility(client, staff_rep):
     mine = LeadFactory(email="shared@example.org", owner=staff_rep, external_id="x-1")
     client.force_login(staff_rep)
     assert listed(client.get(changelist("lead"), {"q": "shared@example.org"})) == {mine.pk}
+
+
+def test_manager_with_only_manage_leads_can_open_leads(client, data):
+    user = UserFactory(username="lean_manager", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_leads"))
+    client.force_login(user)
+    assert listed(client.get(changelist("lead"))) == {data["lead"].pk}
+    change = reverse("admin:leadfollow_lead_change", args=[data["lead"].pk])
+    assert client.get(change).status_code == 200
+
+
+def test_lead_filters_offer_reps_and_recent_sources_only(client, superuser, data):
+    UserFactory(username="not_a_rep")
+    LeadFactory(source="fair", received_at=timezone.now() - timedelta(days=200))
+    client.force_login(superuser)
+    response = client.get(changelist("lead"))
+    choices = {
+        spec.title: [c["display"] for c in spec.choices(response.context["cl"])]
+        for spec in response.context["cl"].filter_specs
+    }
+    assert "not_a_rep" not in choices["owner"] and str(data["lead"].owner) in choices["owner"]
+    assert "web" in choices["source"] and "fair" not in choices["source"]
+    response = client.get(changelist("lead"), {"owner": "none"})
+    assert data["lead"].pk not in listed(response)

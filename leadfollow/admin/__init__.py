@@ -1,4 +1,5 @@
 from leadfollow.admin.apikeys import ApiKeyAdmin
+from leadfollow.admin.coldleads import ColdLeadAdmin
 from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdmin
 from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
 from leadfollow.admin.routing import RoutingRuleAdmin
@@ -8,6 +9,7 @@ __all__ = [
     "AbsenceAdmin",
     "ApiKeyAdmin",
     "AssignmentAdmin",
+    "ColdLeadAdmin",
     "ContactAttemptAdmin",
     "LeadAdmin",
     "RepProfileAdmin",

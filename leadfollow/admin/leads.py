@@ -1,8 +1,81 @@
+from datetime import timedelta
+
 from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import connection
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from leadfollow.models import Assignment, ContactAttempt, Lead, Submission
+from leadfollow.models import Assignment, ContactAttempt, Lead, RepProfile, Submission
+from leadfollow.models.lead import MANAGE_PERMISSION
+
+
+class EstimatedCountPaginator(Paginator):
+    """On PostgreSQL an unfiltered changelist counts from the planner's statistics:
+    an exact COUNT(*) over millions of leads costs more than the page itself."""
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        if connection.vendor == "postgresql" and query is not None and not query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [self.object_list.model._meta.db_table],
+                )
+                estimate = cursor.fetchone()[0]
+            if estimate > 100_000:
+                return estimate
+        return super().count
+
+
+class RecentSourceFilter(admin.SimpleListFilter):
+    """Sources seen in the last 90 days (an index range), not DISTINCT over every lead."""
+
+    title = _("source")
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        since = timezone.now() - timedelta(days=90)
+        sources = (
+            Lead.objects.filter(received_at__gte=since)
+            .order_by("source")
+            .values_list("source", flat=True)
+            .distinct()
+        )
+        return [(source, source) for source in sources]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(source=self.value()) if self.value() else queryset
+
+
+class RepFilter(admin.SimpleListFilter):
+    """Owners to choose from are the reps, not every user of the site."""
+
+    title = _("owner")
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        reps = RepProfile.objects.select_related("user").order_by("user__username")
+        return [("none", _("Nobody"))] + [(str(r.user_id), str(r.user)) for r in reps]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(owner__isnull=True)
+        if self.value() and self.value().isdigit():
+            return queryset.filter(owner_id=int(self.value()))
+        return queryset
+
+
+class ManagersMayViewMixin:
+    """Managers (leadfollow.manage_leads) work on every lead without per-model grants."""
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or request.user.has_perm(MANAGE_PERMISSION)
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or request.user.has_perm(MANAGE_PERMISSION)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -60,7 +133,7 @@ class SubmissionInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "company",
@@ -73,10 +146,10 @@ class LeadAdmin(admin.ModelAdmin):
         "first_contacted_at",
         "reassignment_count",
     ]
-    list_filter = [OverdueFilter, "status", "source", "owner", "received_at"]
+    # No date_hierarchy and no DISTINCT-over-everything filters: each would scan the table.
+    list_filter = [OverdueFilter, "status", RecentSourceFilter, RepFilter, "received_at"]
     search_fields = ["name", "email", "company", "phone", "external_id"]
     list_select_related = ["owner"]
-    date_hierarchy = "received_at"
     autocomplete_fields = ["owner"]
     readonly_fields = [
         "received_at",
@@ -114,6 +187,7 @@ class LeadAdmin(admin.ModelAdmin):
     inlines = [ContactAttemptInline, AssignmentInline, SubmissionInline]
     # A COUNT(*) over a million leads on every page is what makes big changelists slow.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
@@ -126,8 +200,8 @@ class ContactAttemptAdmin(admin.ModelAdmin):
     search_fields = ["lead__name", "lead__email", "note"]
     list_select_related = ["lead", "rep"]
     autocomplete_fields = ["lead", "rep"]
-    date_hierarchy = "attempted_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         visible = Lead.objects.visible_to(request.user)
@@ -142,8 +216,8 @@ class AssignmentAdmin(admin.ModelAdmin):
     list_filter = ["reason", "created_at", "to_rep"]
     search_fields = ["lead__name", "lead__email"]
     list_select_related = ["lead", "from_rep", "to_rep", "actor"]
-    date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         visible = Lead.objects.visible_to(request.user)

@@ -1,6 +1,7 @@
 from leadfollow.models.apikeys import ApiKey, IdempotencyRecord
 from leadfollow.models.assignment import Assignment, AssignmentReason
 from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
+from leadfollow.models.coldlead import ColdLead
 from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus, Submission
 from leadfollow.models.reminders import Reminder, ReminderKind
 from leadfollow.models.reps import Absence, RepProfile
@@ -14,6 +15,7 @@ __all__ = [
     "Assignment",
     "AssignmentReason",
     "Channel",
+    "ColdLead",
     "ContactAttempt",
     "IdempotencyRecord",
     "Lead",

@@ -1,0 +1,281 @@
+"""The managers' dashboard: cold leads now and the response-time report, in the admin.
+
+:class:`DashboardViews` is a ModelAdmin mixin (used by the cold-leads admin) that adds
+three routes through ``get_urls()``, each wrapped in ``admin_site.admin_view``:
+
+* ``<app>/<model>/dashboard/``            ``admin:leadfollow_dashboard``
+* ``<app>/<model>/dashboard/report.csv``  ``admin:leadfollow_dashboard_report_csv``
+* ``<app>/<model>/dashboard/cold.csv``    ``admin:leadfollow_dashboard_cold_csv``
+
+Staff with ``leadfollow.manage_leads`` only (403 for other staff). Every figure comes
+from :mod:`leadfollow.metrics`; the view only reads the filters and formats.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from leadfollow import charts, metrics
+from leadfollow.models import Lead
+from leadfollow.models.coldlead import BREACH_WARNING_MINUTES
+from leadfollow.models.lead import MANAGE_PERMISSION
+
+#: Longest period the report accepts (the trend has one point per day).
+MAX_PERIOD_DAYS = 366
+
+
+class DashboardFilterForm(forms.Form):
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    source = forms.SlugField(label=_("Source"), required=False, max_length=64)
+    rep = forms.ModelChoiceField(
+        label=_("Rep"), required=False, queryset=get_user_model().objects.none()
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        User = get_user_model()
+        self.fields["rep"].queryset = User.objects.filter(leadfollow_rep__isnull=False).order_by(
+            User.USERNAME_FIELD
+        )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                raise forms.ValidationError(_("The period must end on or after its start."))
+            if (end - start).days >= MAX_PERIOD_DAYS:
+                raise forms.ValidationError(
+                    _("Choose a period of at most %(days)s days."),
+                    params={"days": MAX_PERIOD_DAYS},
+                )
+        return data
+
+
+def _safe_cell(value):
+    """Keep spreadsheet programs from running a lead's name as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class DashboardViews:
+    """ModelAdmin mixin: the dashboard page and its two CSV exports."""
+
+    dashboard_template = "admin/leadfollow/dashboard.html"
+    #: Rows of each cold list shown on the dashboard (the changelist has them all).
+    dashboard_cold_rows = 25
+
+    # -- routing and permission ------------------------------------------------------
+
+    def get_dashboard_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("dashboard/", view(self.dashboard_view), name="leadfollow_dashboard"),
+            path(
+                "dashboard/report.csv",
+                view(self.report_csv_view),
+                name="leadfollow_dashboard_report_csv",
+            ),
+            path(
+                "dashboard/cold.csv", view(self.cold_csv_view), name="leadfollow_dashboard_cold_csv"
+            ),
+        ]
+
+    def has_manage_permission(self, request) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and user.has_perm(MANAGE_PERMISSION))
+
+    def _check(self, request) -> None:
+        if not self.has_manage_permission(request):
+            raise PermissionDenied
+
+    def dashboard_leads(self, request):
+        """The leads the figures are computed over (managers: all of them)."""
+        return Lead.objects.visible_to(request.user)
+
+    # -- the report ------------------------------------------------------------------
+
+    def dashboard_report(self, request, now):
+        form = DashboardFilterForm(request.GET or None)
+        filters = form.cleaned_data if form.is_valid() else {}
+        start, end = filters.get("start"), filters.get("end")
+        default_start, default_end = metrics.default_period(now)
+        if start and not end:
+            end = max(start, default_end)
+            end = min(end, start + timedelta(days=MAX_PERIOD_DAYS - 1))
+        if end and not start:
+            start = end - timedelta(days=29)
+        report = metrics.response_report(
+            self.dashboard_leads(request),
+            start or default_start,
+            end or default_end,
+            now,
+            source=filters.get("source") or None,
+            rep=filters.get("rep"),
+        )
+        return form, report
+
+    def dashboard_view(self, request):
+        self._check(request)
+        now = timezone.now()
+        form, report = self.dashboard_report(request, now)
+        leads = self.dashboard_leads(request)
+        limit = self.dashboard_cold_rows
+        cold = list(metrics.cold_now(leads, now)[:limit])
+        for lead in cold:
+            lead.overdue_minutes = (now - lead.first_response_due).total_seconds() / 60
+        soon = list(metrics.about_to_breach(leads, now, BREACH_WARNING_MINUTES)[:limit])
+        for lead in soon:
+            lead.left_minutes = (lead.first_response_due - now).total_seconds() / 60
+        opts = self.model._meta
+        query = request.GET.urlencode()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Cold leads and response times"),
+            "opts": opts,
+            "app_label": opts.app_label,
+            "now": now,
+            "form": form,
+            "report": report,
+            "cold": cold,
+            "soon": soon,
+            "cold_counts": metrics.cold_summary(leads, now),
+            "warning_minutes": BREACH_WARNING_MINUTES,
+            "bucket_rows": self._bucket_rows(report),
+            "bucket_chart": self._bucket_chart(report),
+            "trend_chart": self._trend_chart(report),
+            "query": query,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.dashboard_template, context)
+
+    def _bucket_rows(self, report):
+        research = {row["key"]: row["research"] for row in report["research"]}
+        rows = []
+        for bucket in metrics.BUCKETS:
+            rows.append(
+                {
+                    "key": bucket.key,
+                    "label": bucket.label,
+                    "count": report["counts"][bucket.key],
+                    "share": report["shares"].get(bucket.key),
+                    "research": research.get(bucket.key),
+                }
+            )
+        return rows
+
+    def _bucket_chart(self, report):
+        bars = [charts.Bar(row["label"], row["you"], row["research"]) for row in report["research"]]
+        you = charts.percent(report["within_1h_share"])
+        return charts.bar_chart(
+            bars,
+            title=gettext("Time to first contact: you and the research"),
+            desc=gettext(
+                "Share of decided leads first contacted within 1 hour (you: %(you)s, research: "
+                "37%%), within 1 to 24 hours, after 24 hours and never. "
+                "The table below gives every figure."
+            )
+            % {"you": you},
+            you_label=gettext("you"),
+            ref_label=gettext("research"),
+        )
+
+    def _trend_chart(self, report):
+        points = [(row["day"], row["within_1h_share"]) for row in report["days"]]
+        return charts.line_chart(
+            points,
+            title=gettext("Share first contacted within 1 hour, per day"),
+            desc=gettext(
+                "One point per day of the period, from %(start)s to %(end)s; the dashed line is "
+                "the research figure, 37%%. The table below gives every day's figures."
+            )
+            % {"start": report["period"]["start"], "end": report["period"]["end"]},
+            reference=metrics.RESEARCH["within_1h"],
+            reference_label=gettext("research 37%"),
+        )
+
+    # -- exports ---------------------------------------------------------------------
+
+    def report_csv_view(self, request):
+        self._check(request)
+        _form, report = self.dashboard_report(request, timezone.now())
+        period = report["period"]
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="leadfollow-report-{period["start"]}-{period["end"]}.csv"'
+        )
+        writer = csv.writer(response)
+        for row in metrics.iter_rows(report):
+            writer.writerow([_safe_cell(cell) for cell in row])
+        return response
+
+    def cold_csv_view(self, request):
+        self._check(request)
+        now = timezone.now()
+        leads = metrics.cold_now(self.dashboard_leads(request), now)
+        rows = leads.values_list(
+            "pk",
+            "name",
+            "email",
+            "phone",
+            "company",
+            "source",
+            "score",
+            "owner__username",
+            "received_at",
+            "first_response_due",
+            "reassignment_count",
+            "escalated_at",
+        )
+        header = [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "company",
+            "source",
+            "score",
+            "owner",
+            "received_at",
+            "first_response_due",
+            "overdue_minutes",
+            "reassignment_count",
+            "escalated_at",
+        ]
+
+        def lines():
+            writer = csv.writer(_Echo())
+            yield writer.writerow(header)
+            for row in rows.iterator(chunk_size=2000):
+                *head, due, reassignments, escalated = row
+                overdue = round((now - due).total_seconds() / 60, 1)
+                cells = [*head, due, overdue, reassignments, escalated]
+                yield writer.writerow([_safe_cell(cell) for cell in cells])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="leadfollow-cold-{now:%Y-%m-%d-%H%M}.csv"'
+        )
+        return response
