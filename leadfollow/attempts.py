@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
@@ -32,9 +32,14 @@ def record_attempt(
 ) -> ContactAttempt:
     """Store an attempt and stamp the lead's contact times.
 
-    The stamps are computed in SQL (earliest first contact, latest last contact) so two
-    attempts logged at once, or one logged late, still leave the right times.
+    The stamps are computed in SQL (earliest first contact, latest last contact) under a
+    row lock, so two attempts logged at once, or one logged late, leave the right times.
     """
+    was_contacted = (
+        Lead.objects.select_for_update()
+        .filter(pk=lead.pk, first_contacted_at__isnull=False)
+        .exists()
+    )
     attempt = ContactAttempt.objects.create(
         lead=lead,
         rep=rep,
@@ -46,13 +51,16 @@ def record_attempt(
     )
     at = Value(attempt.attempted_at)
     changes = {"last_contacted_at": Coalesce(Greatest(F("last_contacted_at"), at), at)}
-    first = stops_clock(attempt) and lead.first_contacted_at is None
+    first = stops_clock(attempt) and not was_contacted
     if stops_clock(attempt):
         changes["first_contacted_at"] = Coalesce(Least(F("first_contacted_at"), at), at)
+        # Only a person working the lead makes it "working"; an auto-reply does not.
+        changes["status"] = Case(
+            When(status=LeadStatus.NEW, then=Value(LeadStatus.WORKING)), default=F("status")
+        )
     if next_follow_up_at is not None:
         changes["next_follow_up_at"] = next_follow_up_at
     Lead.objects.filter(pk=lead.pk).update(**changes, updated_at=timezone.now())
-    Lead.objects.filter(pk=lead.pk, status=LeadStatus.NEW).update(status=LeadStatus.WORKING)
     lead.refresh_from_db()
     signals.lead_contacted.send(sender=Lead, lead=lead, attempt=attempt, first=first)
     return attempt

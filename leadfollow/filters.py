@@ -6,16 +6,35 @@ a filter — callers start from ``Lead.objects.visible_to(user)``.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import django_filters as filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from leadfollow.models import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time converted to UTC: PostgreSQL refuses offsets beyond ±15:59."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(_("This time is out of range."), code="overflow") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class IdFilter(filters.Filter):
@@ -71,10 +90,10 @@ class LeadFilterSet(filters.FilterSet):
     q = filters.CharFilter(
         label=_("Search"), method="filter_search", help_text=_("Name, company or e-mail.")
     )
-    received_after = filters.IsoDateTimeFilter(
+    received_after = UtcDateTimeFilter(
         label=_("Received from"), field_name="received_at", lookup_expr="gte"
     )
-    received_before = filters.IsoDateTimeFilter(
+    received_before = UtcDateTimeFilter(
         label=_("Received before"), field_name="received_at", lookup_expr="lt"
     )
     score_min = filters.NumberFilter(

@@ -58,7 +58,12 @@ class LeadIntakeForm(forms.Form):
             return {}
         if not isinstance(attributes, dict):
             raise ValidationError(_("Attributes must be a JSON object."), code="not_object")
-        size = len(json.dumps(attributes, ensure_ascii=False).encode())
+        encoded = json.dumps(attributes, ensure_ascii=False)
+        if "\\u0000" in encoded:  # PostgreSQL's jsonb cannot store NUL
+            raise ValidationError(
+                _("Attributes must not contain NUL characters."), code="null_characters"
+            )
+        size = len(encoded.encode())
         if size > lf_settings.MAX_ATTRIBUTES_BYTES:
             raise ValidationError(
                 _("Attributes are too large (%(size)d bytes; at most %(limit)d)."),

@@ -45,6 +45,7 @@ def test_automated_email_does_not_stop_the_clock(lead, monday_10):
     lead.refresh_from_db()
     assert lead.first_contacted_at is None
     assert lead.last_contacted_at == monday_10
+    assert lead.status == LeadStatus.NEW
     assert Lead.objects.cold(monday_10 + timedelta(hours=2)).get() == lead
 
 

@@ -3,6 +3,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from leadfollow.filters import LeadFilterSet, end_of_day, user_zone
@@ -176,3 +177,13 @@ def test_filters_combine(monday_10):
     LeadFactory(name="low", owner=rep, source="ads", score=1, company="ACME")
     data = {"owner": rep.pk, "source": "ads", "score_min": 10, "q": "acme", "status": ["new"]}
     assert names(data) == {"hit"}
+
+
+@pytest.mark.django_db
+def test_received_range_accepts_any_iso_offset(client, rep):
+    # PostgreSQL refuses offsets beyond ±15:59; the filter converts to UTC first.
+    client.force_login(rep.user)
+    response = client.get(
+        reverse("leadfollow:queue"), {"received_after": "2026-01-01T00:00:00-17:40"}
+    )
+    assert response.status_code == 200

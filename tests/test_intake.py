@@ -169,6 +169,8 @@ def test_email_deduplication_can_be_switched_off(rep, monday_10):
             "too large",
         ),
         ({"name": "x" * 201, "email": "a@b.co"}, "name", "at most 200 characters"),
+        ({"name": "Jo\x00", "email": "a@b.co"}, "name", "Null characters are not allowed."),
+        ({"name": "Jo", "email": "a@b.co", "attributes": {"k": "\x00"}}, "attributes", "NUL"),
     ],
 )
 def test_bad_input_is_rejected_with_field_messages_and_stores_nothing(data, field, message, rep):

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import django_filters as filters
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from django_filters.fields import IsoDateTimeField
 
 from leadfollow.filters import IdFilter, LeadFilterSet
 from leadfollow.models import Assignment, Lead, LeadQuerySet
@@ -23,30 +19,7 @@ ORDERINGS = {
 }
 
 
-class UtcDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time converted to UTC: PostgreSQL refuses offsets beyond ±15:59."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value is None:
-            return None
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:
-            raise ValidationError(_("This time is out of range."), code="overflow") from None
-
-
-class UtcDateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = UtcDateTimeField
-
-
 class LeadApiFilterSet(LeadFilterSet):
-    received_after = UtcDateTimeFilter(
-        label=_("Received from"), field_name="received_at", lookup_expr="gte"
-    )
-    received_before = UtcDateTimeFilter(
-        label=_("Received before"), field_name="received_at", lookup_expr="lt"
-    )
     cold = filters.BooleanFilter(
         label=_("Cold"),
         method="filter_cold",

@@ -28,7 +28,7 @@ from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadfollow import lead_actions, metrics
+from leadfollow import interventions, lead_actions, metrics
 from leadfollow.api import idempotency
 from leadfollow.api.authentication import SourceKeyAuthentication
 from leadfollow.api.filters import AssignmentFilterSet, LeadApiFilterSet
@@ -50,17 +50,14 @@ from leadfollow.api.serializers import (
     has_nul,
 )
 from leadfollow.api.throttling import SourceRateThrottle
-from leadfollow.calendars import rep_calendar
 from leadfollow.intake import create_lead
 from leadfollow.models import (
     Absence,
     Assignment,
-    AssignmentReason,
     Lead,
     RepProfile,
     ScoringRule,
 )
-from leadfollow.routing import Candidate, assign
 
 
 def user_authenticators() -> list:
@@ -200,12 +197,16 @@ class LeadViewSet(
         changes = LeadUpdateSerializer(data=request.data)
         changes.is_valid(raise_exception=True)
         with transaction.atomic():
-            if "status" in changes.validated_data:
-                lead_actions.set_status(lead, changes.validated_data["status"])
             if "owner" in changes.validated_data:
                 owner = changes.validated_data["owner"]
-                if owner != lead.owner:
-                    assign_to(lead, owner, actor=request.user)
+                if owner is None and lead.owner_id:
+                    lead_actions.hand_back(lead, actor=request.user)
+                elif owner is not None and owner != lead.owner:
+                    profile = RepProfile.objects.get(user=owner)
+                    interventions.assign_to_rep([lead.pk], profile, actor=request.user)
+            # After the owner: closing the lead first would leave nothing to reassign.
+            if "status" in changes.validated_data:
+                lead_actions.set_status(lead, changes.validated_data["status"])
         return Response(self.get_serializer(self.get_queryset().get(pk=lead.pk)).data)
 
     def update(self, request, *args, **kwargs):  # PUT is not offered
@@ -282,20 +283,6 @@ def _intake(data: dict[str, Any], source: str) -> idempotency.Outcome:
     ).data
     code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     return idempotency.Outcome(code, dict(body))
-
-
-@transaction.atomic
-def assign_to(lead: Lead, user, *, actor, now=None) -> Assignment:
-    """A manager gives ``lead`` to ``user`` (a rep) or to nobody: a new deadline in the
-    rep's calendar and an Assignment row (reason ``manual``)."""
-    now = now or timezone.now()
-    locked = Lead.objects.select_for_update().get(pk=lead.pk)
-    candidate = None
-    if user is not None:
-        profile = RepProfile.objects.select_related("user").get(user=user)
-        rep_calendar(profile)  # fail early on a broken calendar
-        candidate = Candidate(profile, open_load=0, starts_at=now)
-    return assign(locked, candidate, reason=AssignmentReason.MANUAL, now=now, actor=actor)
 
 
 # --- history -----------------------------------------------------------------------------
