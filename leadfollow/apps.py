@@ -8,4 +8,7 @@ class LeadFollowConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from leadfollow import checks  # noqa: F401  registers the system checks
+        from leadfollow import (
+            checks,  # noqa: F401  registers the system checks
+            scoring,  # noqa: F401  rescores leads when rules change
+        )

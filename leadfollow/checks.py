@@ -191,3 +191,44 @@ def _q_cluster_warnings() -> list:
             id="leadfollow.W002",
         )
     ]
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@register(Tags.compatibility)
+def check_scoring(app_configs=None, **kwargs) -> list:
+    """Settings of the scoring engine and the urgency order: leadfollow.E030…E039."""
+    errors: list = []
+    half_life = lf_settings.URGENCY_HALF_LIFE_HOURS
+    if not _number(half_life) or not half_life > 0:
+        errors.append(
+            Error(
+                "LEADFOLLOW['URGENCY_HALF_LIFE_HOURS'] must be a positive number of hours.",
+                hint="For example 1.0: a lead's score weighs half as much per hour of age.",
+                id="leadfollow.E030",
+            )
+        )
+    per_point = lf_settings.URGENCY_MINUTES_PER_POINT
+    if not _number(per_point) or per_point < 0:
+        errors.append(
+            Error(
+                "LEADFOLLOW['URGENCY_MINUTES_PER_POINT'] must be a number ≥ 0.",
+                hint="0 orders by deadline alone; 0.25 moves a fresh 40-point lead 10 min up.",
+                id="leadfollow.E031",
+            )
+        )
+    hot = lf_settings.HOT_SCORE_THRESHOLD
+    if hot is not None and (not isinstance(hot, int) or isinstance(hot, bool)):
+        errors.append(
+            Error(
+                "LEADFOLLOW['HOT_SCORE_THRESHOLD'] must be None or an integer score.",
+                id="leadfollow.E032",
+            )
+        )
+    for name, error_id in (("HOT_SLA_MINUTES", "leadfollow.E033"),
+                           ("RESCORE_BATCH_SIZE", "leadfollow.E034")):  # fmt: skip
+        if not _positive_int(getattr(lf_settings, name)):
+            errors.append(Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id=error_id))
+    return errors

@@ -47,6 +47,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MISSES": 3,  # the Nth missed first-response deadline escalates instead of moving
     "EARLY_WARNING_SHARE": None,  # e.g. 0.75: warn the owner once 75% of the SLA elapsed
     "SWEEP_BATCH_SIZE": 100,  # leads locked and moved per transaction
+    # Scoring (leadfollow.scoring) and urgency (Lead.objects.by_urgency)
+    "HOT_SCORE_THRESHOLD": None,  # e.g. 50: leads scoring at least this get HOT_SLA_MINUTES
+    "HOT_SLA_MINUTES": 5,  # first-response SLA of hot leads (never longer than the usual one)
+    # Urgency: a fresh lead sorts as if due URGENCY_MINUTES_PER_POINT earlier per point of
+    # score; that head start halves with every URGENCY_HALF_LIFE_HOURS of the lead's age.
+    "URGENCY_HALF_LIFE_HOURS": 1.0,
+    "URGENCY_MINUTES_PER_POINT": 0.25,
+    "RESCORE_BATCH_SIZE": 5000,  # leads per UPDATE when rules change
 }
 
 

@@ -100,12 +100,19 @@ def matching_rule(lead: Lead | None) -> RoutingRule | None:
 
 
 def sla_minutes(lead: Lead) -> int:
+    """A matching routing rule's SLA, else the source's, else the site's; a hot lead
+    (score ≥ HOT_SCORE_THRESHOLD) gets HOT_SLA_MINUTES when that is shorter."""
     rule = matching_rule(lead)
     if rule is not None and rule.sla_minutes:
-        return rule.sla_minutes
-    return lf_settings.SLA_MINUTES_BY_SOURCE.get(
-        lead.source, lf_settings.FIRST_RESPONSE_SLA_MINUTES
-    )
+        minutes = rule.sla_minutes
+    else:
+        minutes = lf_settings.SLA_MINUTES_BY_SOURCE.get(
+            lead.source, lf_settings.FIRST_RESPONSE_SLA_MINUTES
+        )
+    hot = lf_settings.HOT_SCORE_THRESHOLD
+    if hot is not None and lead.score >= hot:
+        minutes = min(minutes, lf_settings.HOT_SLA_MINUTES)
+    return minutes
 
 
 def candidates(

@@ -1,74 +1,658 @@
-"""Scoring: the points a lead earns from the active ScoringRules (evaluated in Python)."""
+"""Scoring: the points a lead earns from the active ScoringRules.
+
+Two evaluators that give the same answers: ``score_lead`` (Python, one lead, at intake) and
+``score_expression`` (one SQL expression, used by ``rescore_leads`` to update many leads in
+one ``UPDATE … SET score = CASE … END + …`` per batch, on SQLite and PostgreSQL).
+
+The semantics both follow:
+
+* **Missing**: an absent attributes key, a JSON ``null``, an empty text (attribute or lead
+  field) and a path leading through something that is not an object are all *missing*.
+  A missing value matches only "does not equal". "is present" matches anything else,
+  objects and lists included.
+* **Text** comparisons (equals, is one of, contains, starts with) apply to texts only and
+  ignore the case of the ASCII letters A-Z; other letters (é, ß, Ä) compare exactly. SQLite's
+  ``LOWER`` folds only ASCII, so this is the one rule both databases can keep.
+* **Numbers**: a JSON number, or a text that is a plain decimal (``-?digits[.digits]``, at
+  most 20 digits each side, no spaces or exponents), compared as double precision floats.
+  Numbers at or beyond 1e300 in magnitude are not numbers. A number rule value therefore
+  matches ``250`` and ``"250"``; a text rule value (``"250"``) matches only text.
+* **Booleans** match only ``true``/``false`` rule values (``true`` is not the number 1).
+* **Type mismatches never match**: e.g. "contains" on a number, "greater than" on a text
+  that is not a plain decimal, or "equals" between a boolean and a text.
+* "does not equal" is exactly the opposite of "equals" — it matches missing values too.
+* No regular expressions: Python's ``re`` has no timeout and backtracks catastrophically,
+  and PostgreSQL's regex dialect differs from Python's, so the two evaluators could not be
+  kept equal. "is one of", "contains" and "starts with" cover what managers ask for.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from numbers import Number
+import math
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from django.db import connections, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Greatest, Least, Left, Length, Power, StrIndex
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+)
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from leadfollow.conf import lf_settings
 from leadfollow.models import Lead, Operator, ScoringRule
+from leadfollow.models.scoring import LEAD_FIELDS, NUMBER_LIMIT, attribute_keys, is_rule_number
 
 _MISSING = object()
+_LEAD_PATHS = frozenset(LEAD_FIELDS)
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?", re.ASCII)
+# The same pattern for each database's regex engine: Python's "$" also matches before a
+# final newline, hence \Z; PostgreSQL's ARE "$" is the end of the string.
+_DECIMAL_TEXT_SQL = {
+    "sqlite": r"\A-?[0-9]{1,20}(?:\.[0-9]{1,20})?\Z",
+    "postgresql": r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$",
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case A-Z only: what SQLite's LOWER() does, and what we do on PostgreSQL."""
+    return text.translate(_ASCII_FOLD)
+
+
+def active_rules() -> list[ScoringRule]:
+    return list(ScoringRule.objects.filter(active=True).order_by("name", "pk"))
+
+
+# --- Python: one lead ---------------------------------------------------------------------
 
 
 def lead_value(lead: Lead, path: str) -> Any:
-    """The value a rule's field path points at, or a sentinel when absent."""
+    """The value a rule's field path points at, or a sentinel when missing."""
     if path == "email_domain":
-        return lead.email.rpartition("@")[2] if "@" in (lead.email or "") else _MISSING
-    if not path.startswith("attributes."):
-        value = getattr(lead, path, _MISSING)
-        return _MISSING if value in ("", None) else value
-    value: Any = lead.attributes or {}
-    for key in path.split(".")[1:]:
-        if not isinstance(value, dict) or key not in value:
-            return _MISSING
-        value = value[key]
-    return _MISSING if value is None else value
+        email = lead.email or ""
+        value: Any = email.rpartition("@")[2] if "@" in email else None
+    elif path.startswith("attributes."):
+        value = lead.attributes
+        for key in path.split(".")[1:]:
+            if not isinstance(value, dict) or key not in value:
+                return _MISSING
+            value = value[key]
+    else:
+        value = getattr(lead, path, None)
+    return _MISSING if value is None or value == "" else value
 
 
 def _number(value: Any) -> float | None:
+    """The value as a float when it counts as a number (see the module docstring)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, Number):
+    if isinstance(value, int):
+        return float(value) if abs(value) < 10**300 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) and abs(value) < NUMBER_LIMIT else None
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
         return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        return None
+    return None
+
+
+def _equals(value: Any, target: Any, *, numbers: bool = True) -> bool:
+    if isinstance(target, bool):
+        return value is target
+    if is_rule_number(target):
+        number = _number(value) if numbers else None
+        return number is not None and number == float(target)
+    if isinstance(target, str) and target:
+        return isinstance(value, str) and fold(value) == fold(target)
+    return False
 
 
 def rule_matches(rule: ScoringRule, lead: Lead) -> bool:
     value = lead_value(lead, rule.field_path)
-    op = rule.operator
+    op, target = rule.operator, rule.value
+    # Lead fields are text: "250" in company is not a number (attributes' texts may be).
+    numbers = rule.field_path not in _LEAD_PATHS
     if op == Operator.EXISTS:
         return value is not _MISSING
-    if value is _MISSING:
-        return op == Operator.NOT_EQUALS
-    if op in (Operator.GT, Operator.GTE, Operator.LT, Operator.LTE):
-        number, target = _number(value), _number(rule.value)
-        if number is None or target is None:
-            return False
-        return {
-            Operator.GT: number > target,
-            Operator.GTE: number >= target,
-            Operator.LT: number < target,
-            Operator.LTE: number <= target,
-        }[op]
-    text = str(value).casefold()
-    if op == Operator.EQUALS:
-        return text == str(rule.value).casefold()
     if op == Operator.NOT_EQUALS:
-        return text != str(rule.value).casefold()
+        return not _equals(value, target, numbers=numbers)
+    if op == Operator.EQUALS:
+        return _equals(value, target, numbers=numbers)
     if op == Operator.IN:
-        return text in {str(v).casefold() for v in rule.value or ()}
-    if op == Operator.CONTAINS:
-        return str(rule.value).casefold() in text
-    if op == Operator.STARTS_WITH:
-        return text.startswith(str(rule.value).casefold())
+        return isinstance(target, list) and any(_equals(value, t, numbers=numbers) for t in target)
+    if op in (Operator.CONTAINS, Operator.STARTS_WITH):
+        if not (isinstance(value, str) and isinstance(target, str) and target):
+            return False
+        if op == Operator.CONTAINS:
+            return fold(target) in fold(value)
+        return fold(value).startswith(fold(target))
+    if op in _COMPARISONS and is_rule_number(target) and numbers:
+        number = _number(value)
+        return number is not None and _COMPARISONS[op][0](number, float(target))
     return False
 
 
+def explain_score(
+    lead: Lead, rules: Iterable[ScoringRule] | None = None
+) -> list[tuple[ScoringRule, int]]:
+    """The active rules the lead matches, each with the points it gave (sum = the score).
+
+    Rules carry a ``note`` for reps; rep views and the API show it next to the points.
+    """
+    rules = active_rules() if rules is None else rules
+    return [(rule, rule.points) for rule in rules if rule_matches(rule, lead)]
+
+
 def score_lead(lead: Lead, rules: Iterable[ScoringRule] | None = None) -> int:
-    if rules is None:
-        rules = ScoringRule.objects.filter(active=True)
-    return sum(rule.points for rule in rules if rule_matches(rule, lead))
+    return sum(points for _rule, points in explain_score(lead, rules))
+
+
+# --- SQL: many leads ----------------------------------------------------------------------
+
+
+class _VendorFunc(Func):
+    """A function spelled differently per database; ``as_<vendor>`` builds the SQL."""
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(
+            f"leadfollow scoring supports SQLite and PostgreSQL, not {connection.vendor}"
+        )
+
+
+class _JSONText(_VendorFunc):
+    """The text (or, on SQLite, the number) at a path inside a JSON column; NULL if absent."""
+
+    output_field = TextField()
+
+    def __init__(self, column: str, keys: Sequence[str], **extra):
+        self.keys = list(keys)
+        super().__init__(F(column), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        path = "$" + "".join(f'."{key}"' for key in self.keys)
+        return f"JSON_EXTRACT({sql}, %s)", (*params, path)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} #>> %s)", (*params, self.keys)
+
+
+class _JSONIs(_VendorFunc):
+    """Whether the value at a path is of a kind: text, number, true, false or compound."""
+
+    output_field = BooleanField()
+    _SQLITE = {
+        "text": "IN ('text')",
+        "number": "IN ('integer', 'real')",
+        "true": "IN ('true')",
+        "false": "IN ('false')",
+        "compound": "IN ('array', 'object')",
+    }
+
+    def __init__(self, column: str, keys: Sequence[str], kind: str, **extra):
+        self.keys, self.kind = list(keys), kind
+        super().__init__(F(column), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        path = "$" + "".join(f'."{key}"' for key in self.keys)
+        return f"(JSON_TYPE({sql}, %s) {self._SQLITE[self.kind]})", (*params, path)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        value = f"({sql} #> %s)"
+        if self.kind in ("true", "false"):
+            return f"({value} = %s::jsonb)", (*params, self.keys, self.kind)
+        kinds = {"text": "('string')", "number": "('number')", "compound": "('array', 'object')"}
+        return f"(JSONB_TYPEOF({value}) IN {kinds[self.kind]})", (*params, self.keys)
+
+
+class _Fold(_VendorFunc):
+    """Lower-case A-Z only, as ``fold()`` does."""
+
+    output_field = TextField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"LOWER({sql})", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        # Under the "C" collation LOWER() converts A-Z only (and is 5× faster than TRANSLATE).
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f'LOWER(({sql}) COLLATE "C")', params
+
+
+class _IsDecimalText(_VendorFunc):
+    output_field = BooleanField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django registers REGEXP (Python's re) on every SQLite connection.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} REGEXP %s)", (*params, _DECIMAL_TEXT_SQL["sqlite"])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} ~ %s)", (*params, _DECIMAL_TEXT_SQL["postgresql"])
+
+
+class _ToFloat(_VendorFunc):
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST({sql} AS REAL)", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST({sql} AS double precision)", params
+
+
+class _AbsBelowLimit(_VendorFunc):
+    """|number| < 1e300, computed without a float cast that could overflow."""
+
+    output_field = BooleanField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(ABS({sql}) < 1e300)", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(ABS(CAST({sql} AS numeric)) < 1e300)", params
+
+
+def _positive(expression) -> GreaterThan:
+    return GreaterThan(expression, Value(0))
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """SQL for one field path: its text, whether it is a non-empty text, its number."""
+
+    text: Any
+    is_text: Q
+    number: Any  # a float expression (NULL when not a number) or None: never a number
+    present: Q
+    is_true: Q | None = None
+    is_false: Q | None = None
+
+
+def _probe(path: str) -> _Probe:
+    keys = attribute_keys(path)
+    if keys is not None:
+        text = _JSONText("attributes", keys)
+        is_text = Q(_JSONIs("attributes", keys, "text")) & Q(_positive(Length(text)))
+        # CASE, not AND: PostgreSQL may evaluate AND's operands in any order, and a cast of
+        # a non-number would raise.
+        number = Case(
+            When(
+                _JSONIs("attributes", keys, "number"),
+                then=Case(When(_AbsBelowLimit(text), then=_ToFloat(text))),
+            ),
+            When(
+                _JSONIs("attributes", keys, "text"),
+                then=Case(When(_IsDecimalText(text), then=_ToFloat(text))),
+            ),
+            output_field=FloatField(),
+        )
+        present = (
+            is_text
+            | Q(_JSONIs("attributes", keys, "number"))
+            | Q(_JSONIs("attributes", keys, "true"))
+            | Q(_JSONIs("attributes", keys, "false"))
+            | Q(_JSONIs("attributes", keys, "compound"))
+        )
+        return _Probe(
+            text=text,
+            is_text=is_text,
+            number=number,
+            present=present,
+            is_true=Q(_JSONIs("attributes", keys, "true")),
+            is_false=Q(_JSONIs("attributes", keys, "false")),
+        )
+    if path == "email_domain":
+        email = F("email")
+        # After the last "@": RTRIM(email, <every other character>) keeps up to that "@".
+        up_to_at = Func(email, Func(email, Value("@"), Value(""), function="REPLACE"),
+                        function="RTRIM")  # fmt: skip
+        text = Func(email, Length(up_to_at) + 1, function="SUBSTR")
+        is_text = Q(_positive(StrIndex(email, Value("@")))) & Q(_positive(Length(text)))
+        return _Probe(text=text, is_text=is_text, number=None, present=is_text)
+    column = F(path)
+    is_text = Q(_positive(Length(column)))
+    return _Probe(text=column, is_text=is_text, number=None, present=is_text)
+
+
+def _equals_condition(probe: _Probe, target: Any) -> Q | None:
+    """SQL for ``_equals``; None where it can never be true."""
+    if isinstance(target, bool):
+        return probe.is_true if target else probe.is_false
+    if is_rule_number(target):
+        if probe.number is None:
+            return None
+        return Q(Exact(probe.number, Value(float(target))))
+    if isinstance(target, str) and target:
+        return probe.is_text & Q(Exact(_Fold(probe.text), Value(fold(target))))
+    return None
+
+
+_COMPARISONS = {
+    Operator.GT: (float.__gt__, GreaterThan),
+    Operator.GTE: (float.__ge__, GreaterThanOrEqual),
+    Operator.LT: (float.__lt__, LessThan),
+    Operator.LTE: (float.__le__, LessThanOrEqual),
+}
+
+
+def match_condition(rule: ScoringRule) -> tuple[Q | None, bool]:
+    """(condition, negated): the rule matches where the condition is true, or, when
+    ``negated``, where it is not true (NULL counts as not true, as in CASE WHEN).
+    A None condition is never true."""
+    if rule.field_path not in _LEAD_PATHS and attribute_keys(rule.field_path) is None:
+        return None, rule.operator == Operator.NOT_EQUALS
+    probe = _probe(rule.field_path)
+    op, target = rule.operator, rule.value
+    if op == Operator.EXISTS:
+        return probe.present, False
+    if op in (Operator.EQUALS, Operator.NOT_EQUALS):
+        return _equals_condition(probe, target), op == Operator.NOT_EQUALS
+    if op == Operator.IN:
+        if not isinstance(target, list):
+            return None, False
+        conditions = [c for c in (_equals_condition(probe, t) for t in target) if c is not None]
+        if not conditions:
+            return None, False
+        combined = conditions[0]
+        for condition in conditions[1:]:
+            combined |= condition
+        return combined, False
+    if op in (Operator.CONTAINS, Operator.STARTS_WITH):
+        if not (isinstance(target, str) and target):
+            return None, False
+        folded, needle = _Fold(probe.text), fold(target)
+        if op == Operator.CONTAINS:
+            found = _positive(StrIndex(folded, Value(needle)))
+        else:
+            found = Exact(Left(folded, len(needle)), Value(needle))
+        return probe.is_text & Q(found), False
+    if op in _COMPARISONS and is_rule_number(target) and probe.number is not None:
+        return Q(_COMPARISONS[op][1](probe.number, Value(float(target)))), False
+    return None, False
+
+
+def points_expression(rule: ScoringRule, points: int | None = None):
+    """``points`` (default: the rule's) where the rule matches, else 0."""
+    points = rule.points if points is None else points
+    condition, negated = match_condition(rule)
+    if condition is None:
+        return Value(points if negated else 0, output_field=IntegerField())
+    hit, miss = (0, points) if negated else (points, 0)
+    return Case(When(condition, then=Value(hit)), default=Value(miss), output_field=IntegerField())
+
+
+def score_expression(rules: Iterable[ScoringRule]):
+    """One SQL expression giving each lead's score under ``rules`` (all of them, active
+    or not: pass the ones that count)."""
+    cases = [points_expression(rule) for rule in rules if rule.points]
+    if not cases:
+        return Value(0, output_field=IntegerField())
+    if len(cases) == 1:
+        return cases[0]
+    # A flat "a + b + c" rather than nested pairs: 50 rules stay one level deep.
+    return Func(*cases, template="(%(expressions)s)", arg_joiner=" + ",
+                output_field=IntegerField())  # fmt: skip
+
+
+def rescore_leads(
+    queryset: QuerySet[Lead] | None = None,
+    *,
+    rules: Sequence[ScoringRule] | None = None,
+    batch_size: int | None = None,
+) -> int:
+    """Recompute the score of every lead in ``queryset`` (default: all) in the database,
+    ``batch_size`` leads (by primary key) per UPDATE. Only changed rows are written.
+    Returns how many scores changed. Safe to run twice, and alongside intake."""
+    queryset = (Lead.objects.all() if queryset is None else queryset).order_by()
+    batch_size = batch_size or lf_settings.RESCORE_BATCH_SIZE
+    score = score_expression(active_rules() if rules is None else rules)
+    changed, last_pk = 0, None
+    while True:
+        window = queryset if last_pk is None else queryset.filter(pk__gt=last_pk)
+        upper = (
+            window.order_by("pk").values_list("pk", flat=True)[batch_size - 1 : batch_size].first()
+        )
+        batch = window if upper is None else window.filter(pk__lte=upper)
+        changed += _update_scores(batch, score)
+        if upper is None:
+            return changed
+        last_pk = upper
+
+
+def _update_scores(batch: QuerySet[Lead], score) -> int:
+    """``UPDATE … SET score = <score> WHERE score <> <score>``, the expression computed once
+    per row on PostgreSQL (``UPDATE … FROM (SELECT id, <score> …)``); Django's plain
+    ``update()`` elsewhere (SQLite before 3.33 has no ``UPDATE … FROM``)."""
+    connection = connections[batch.db]
+    if connection.vendor != "postgresql":
+        return batch.exclude(score=score).update(score=score)
+    rows = batch.order_by().annotate(new_score=score).values("id", "new_score")
+    select, params = rows.query.sql_with_params()
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    sql = (
+        f'UPDATE {table} SET "score" = s."new_score" FROM ({select}) AS s '
+        f'WHERE {table}."id" = s."id" AND {table}."score" <> s."new_score"'
+    )
+    with transaction.atomic(using=batch.db), connection.cursor() as cursor:
+        # A 50-rule expression crosses jit_above_cost, and compiling it costs more per batch
+        # (~0.1 s) than it saves.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def rescore_open_leads() -> int:
+    return rescore_leads(Lead.objects.open())
+
+
+def match_counts(rules: Sequence[ScoringRule], queryset: QuerySet[Lead] | None = None) -> dict:
+    """{rule pk: how many leads of ``queryset`` (default: open leads) it matches}, in one
+    aggregate query whatever the number of rules."""
+    if not rules:
+        return {}
+    queryset = Lead.objects.open() if queryset is None else queryset
+    totals = queryset.order_by().aggregate(
+        **{f"rule_{rule.pk}": Sum(points_expression(rule, points=1)) for rule in rules}
+    )
+    return {rule.pk: totals[f"rule_{rule.pk}"] or 0 for rule in rules}
+
+
+# --- Preview: what a rule change would do ------------------------------------------------
+
+SCORE_BANDS: tuple[tuple[int | None, int | None], ...] = (
+    (None, 0),
+    (0, 10),
+    (10, 25),
+    (25, 50),
+    (50, 100),
+    (100, None),
+)
+
+
+@dataclass
+class RulePreview:
+    leads: int = 0
+    changed: int = 0
+    raised: int = 0
+    lowered: int = 0
+    biggest_rise: int = 0
+    biggest_drop: int = 0
+    hot_before: int | None = None
+    hot_after: int | None = None
+    bands: list[dict] = field(default_factory=list)  # label, before, after
+    examples: list[dict] = field(default_factory=list)  # lead, before, after
+
+
+def _band_label(low: int | None, high: int | None) -> str:
+    if low is None:
+        return f"< {high}"
+    if high is None:
+        return f"≥ {low}"
+    return f"{low}–{high - 1}"
+
+
+def _in_band(expression_name: str, low: int | None, high: int | None) -> Q:
+    q = Q()
+    if low is not None:
+        q &= Q(**{f"{expression_name}__gte": low})
+    if high is not None:
+        q &= Q(**{f"{expression_name}__lt": high})
+    return q
+
+
+def preview_rule_change(
+    rule: ScoringRule,
+    *,
+    delete: bool = False,
+    queryset: QuerySet[Lead] | None = None,
+    examples: int = 10,
+) -> RulePreview:
+    """How saving (or deleting) ``rule`` — unsaved changes included — would change the
+    scores of open leads. Both scores are computed from the rules, not the stored column,
+    so a pending rescore does not distort the preview. Two queries."""
+    current = active_rules()
+    proposed = [r for r in current if rule.pk is None or r.pk != rule.pk]
+    if rule.active and not delete:
+        proposed.append(rule)
+    queryset = (Lead.objects.open() if queryset is None else queryset).order_by()
+    annotated = queryset.annotate(
+        score_before=score_expression(current), score_after=score_expression(proposed)
+    )
+    diff = Q(score_after__gt=F("score_before")) | Q(score_after__lt=F("score_before"))
+    aggregates = {
+        "leads": Count("pk"),
+        "changed": Count("pk", filter=diff),
+        "raised": Count("pk", filter=Q(score_after__gt=F("score_before"))),
+        "lowered": Count("pk", filter=Q(score_after__lt=F("score_before"))),
+        "biggest_rise": Max(F("score_after") - F("score_before")),
+        "biggest_drop": Min(F("score_after") - F("score_before")),
+    }
+    for number, (low, high) in enumerate(SCORE_BANDS):
+        aggregates[f"before_{number}"] = Count("pk", filter=_in_band("score_before", low, high))
+        aggregates[f"after_{number}"] = Count("pk", filter=_in_band("score_after", low, high))
+    hot = lf_settings.HOT_SCORE_THRESHOLD
+    if hot is not None:
+        aggregates["hot_before"] = Count("pk", filter=Q(score_before__gte=hot))
+        aggregates["hot_after"] = Count("pk", filter=Q(score_after__gte=hot))
+    totals = annotated.aggregate(**aggregates)
+    preview = RulePreview(
+        leads=totals["leads"],
+        changed=totals["changed"],
+        raised=totals["raised"],
+        lowered=totals["lowered"],
+        biggest_rise=max(totals["biggest_rise"] or 0, 0),
+        biggest_drop=min(totals["biggest_drop"] or 0, 0),
+        hot_before=totals.get("hot_before"),
+        hot_after=totals.get("hot_after"),
+        bands=[
+            {
+                "label": _band_label(low, high),
+                "before": totals[f"before_{n}"],
+                "after": totals[f"after_{n}"],
+            }
+            for n, (low, high) in enumerate(SCORE_BANDS)
+        ],
+    )
+    if examples and preview.changed:
+        for lead in annotated.filter(diff).order_by("-received_at", "-pk")[:examples]:
+            preview.examples.append(
+                {"lead": lead, "before": lead.score_before, "after": lead.score_after}
+            )
+    return preview
+
+
+# --- Urgency ------------------------------------------------------------------------------
+
+
+class _EpochSeconds(_VendorFunc):
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores datetimes in SQLite as UTC text that julianday() reads.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"((JULIANDAY({sql}) - 2440587.5) * 86400.0)", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST(EXTRACT(EPOCH FROM {sql}) AS double precision)", params
+
+
+def urgency_expression(now: datetime, *, deadline=None):
+    """Seconds until a lead's *effective* deadline; smaller is more urgent (negative: late).
+
+    ``urgency = (deadline − now) − score × MINUTES_PER_POINT × 60 × 0.5^(age / half-life)``
+
+    where ``deadline`` is the first-response deadline (default; pass another expression,
+    e.g. the next follow-up, for contacted leads), ``age`` = now − received_at in hours
+    (0 for leads stamped in the future) and the half-life is
+    ``LEADFOLLOW["URGENCY_HALF_LIFE_HOURS"]``. A fresh lead scoring 40 with the default
+    0.25 minutes per point sorts as if due 10 minutes earlier; one half-life later, 5.
+    The exponent is capped at 64 (PostgreSQL raises on float underflow).
+    """
+    deadline = F("first_response_due") if deadline is None else deadline
+    now_seconds = Value(now.timestamp(), output_field=FloatField())
+    half_life_seconds = float(lf_settings.URGENCY_HALF_LIFE_HOURS) * 3600.0
+    per_point = float(lf_settings.URGENCY_MINUTES_PER_POINT) * 60.0
+    age = Greatest(now_seconds - _EpochSeconds(F("received_at")), Value(0.0))
+    decay = Power(
+        Value(0.5), Least(age / Value(half_life_seconds), Value(64.0)), output_field=FloatField()
+    )
+    bonus = Cast(F("score"), FloatField()) * Value(per_point) * decay
+    return _EpochSeconds(deadline) - now_seconds - bonus
+
+
+# --- Keeping stored scores current -------------------------------------------------------
+
+
+def _enqueue_rescore() -> None:
+    from leadfollow.tasks import enqueue
+
+    enqueue("rescore_open_leads")
+
+
+@receiver(post_save, sender=ScoringRule, dispatch_uid="leadfollow_rule_saved")
+@receiver(post_delete, sender=ScoringRule, dispatch_uid="leadfollow_rule_deleted")
+def rule_changed(sender, using: str = "default", **kwargs) -> None:
+    """Rescore open leads once the change is committed: one task per transaction, so
+    deleting 30 rules in the admin queues one rescore, not 30."""
+    connection = connections[using]
+    pending = getattr(connection, "run_on_commit", None) or ()
+    if any(entry[1] is _enqueue_rescore for entry in pending):
+        return
+    transaction.on_commit(_enqueue_rescore, using=using)

@@ -30,3 +30,9 @@ def notify_reminder(reminder_id: int) -> bool:
     from leadfollow.notifications import notify_reminder as notify
 
     return notify(reminder_id)
+
+
+def rescore_open_leads() -> int:
+    from leadfollow.scoring import rescore_open_leads as rescore
+
+    return rescore()

@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow.models import Assignment, ContactAttempt, Lead, RepProfile, Submission
@@ -160,6 +161,7 @@ class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
         "reassignment_count",
         "escalated_at",
         "score",
+        "score_explanation",
         "updated_at",
     ]
     fieldsets = [
@@ -172,6 +174,7 @@ class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
                     "status",
                     "owner",
                     "score",
+                    "score_explanation",
                     "assigned_at",
                     "first_response_due",
                     "first_contacted_at",
@@ -191,6 +194,26 @@ class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    @admin.display(description=_("why this score"))
+    def score_explanation(self, lead: Lead):
+        """The active rules the lead matches now, with their points and notes."""
+        from leadfollow.scoring import explain_score
+
+        rows = explain_score(lead)
+        if not rows:
+            return _("No active scoring rule matches.")
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("rule"),
+            _("points"),
+            _("note for reps"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((r.name, f"{p:+d}", r.note) for r, p in rows),
+            ),
+        )
 
 
 @admin.register(ContactAttempt)

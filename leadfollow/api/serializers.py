@@ -131,8 +131,7 @@ class LeadSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_is_cold(self, lead: Lead) -> bool:
-        # Lead.by_urgency() annotates an `is_cold` int over the method: call it on the class.
-        return Lead.is_cold(lead, self.context.get("now"))
+        return lead.is_cold(self.context.get("now"))
 
 
 class LeadUpdateSerializer(serializers.Serializer):

@@ -47,23 +47,45 @@ class LeadQuerySet(models.QuerySet):
         )
 
     def by_urgency(self, now: datetime | None = None) -> LeadQuerySet:
-        """Most urgent first: missed deadlines (oldest breach first), then the least time
-        left, then the highest score. Contacted leads follow, by next follow-up."""
+        """Most urgent first, in one query, annotating ``breached``, ``awaiting_contact``
+        and ``urgency`` (seconds until the lead's effective deadline; see
+        ``leadfollow.scoring.urgency_expression``)::
+
+            urgency = (deadline - now) - score * MINUTES_PER_POINT * 60 * 0.5 ** (age / half-life)
+
+        1. missed first-response deadlines (open, never contacted), most overdue first;
+        2. other leads awaiting first contact, by urgency: the least time left, brought
+           forward by their score, the more so the fresher the lead (interest decays with
+           age, half-life ``URGENCY_HALF_LIFE_HOURS``); leads without deadline last;
+        3. contacted and closed leads, by the same formula over their next follow-up.
+
+        Ties: the higher score, then the primary key.
+        """
+        from leadfollow.scoring import urgency_expression
+
         now = now or timezone.now()
+        deadline = models.Case(
+            models.When(_UNCONTACTED, then=models.F("first_response_due")),
+            default=models.F("next_follow_up_at"),
+            output_field=models.DateTimeField(),
+        )
         return self.annotate(
-            is_cold=models.Case(
+            # Not "is_cold": an annotation would hide the Lead.is_cold() method.
+            breached=models.Case(
                 models.When(_OPEN & _UNCONTACTED & Q(first_response_due__lt=now), then=1),
                 default=0,
                 output_field=models.IntegerField(),
             ),
             awaiting_contact=models.Case(
-                models.When(_UNCONTACTED, then=1), default=0, output_field=models.IntegerField()
+                models.When(_OPEN & _UNCONTACTED, then=1),
+                default=0,
+                output_field=models.IntegerField(),
             ),
+            urgency=urgency_expression(now, deadline=deadline),
         ).order_by(
-            "-is_cold",
+            "-breached",
             "-awaiting_contact",
-            models.F("first_response_due").asc(nulls_last=True),
-            models.F("next_follow_up_at").asc(nulls_last=True),
+            models.F("urgency").asc(nulls_last=True),
             "-score",
             "pk",
         )

@@ -1,0 +1,342 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from leadfollow.checks import check_scoring
+from leadfollow.intake import create_lead
+from leadfollow.models import Lead, ScoringRule
+from leadfollow.scoring import (
+    explain_score,
+    match_counts,
+    preview_rule_change,
+    rescore_leads,
+    score_expression,
+    score_lead,
+)
+from tests.factories import LeadFactory, ScoringRuleFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def rule(path, op, value, points=10, **kwargs) -> ScoringRule:
+    return ScoringRule(name=f"{path} {op}", field_path=path, operator=op, value=value,
+                       points=points, **kwargs)  # fmt: skip
+
+
+def both_scores(lead_kwargs: dict, rules: list[ScoringRule]) -> tuple[int, int]:
+    """(Python, database) score of one lead, saved and reloaded."""
+    lead = LeadFactory(**lead_kwargs)
+    lead.refresh_from_db()
+    database = Lead.objects.annotate(s=score_expression(rules)).get(pk=lead.pk).s
+    return score_lead(lead, rules), database
+
+
+# --- semantics: both evaluators, concrete cases ------------------------------------------
+
+A = "attributes"
+CASES = [
+    # (rule path, operator, rule value, lead fields, matches)
+    ("source", "eq", "ADS", {"source": "ads"}, True),  # A-Z case ignored
+    ("company", "eq", "ÉCOLE", {"company": "école"}, False),  # other letters exact
+    ("company", "contains", "engines", {"company": "Analytical Engines"}, True),
+    ("company", "startswith", "ana", {"company": "Analytical Engines"}, True),
+    ("company", "startswith", "engines", {"company": "Analytical Engines"}, False),
+    ("company", "contains", "%", {"company": "100% Ltd"}, True),  # no LIKE wildcards
+    ("company", "contains", "_", {"company": "AB Ltd"}, False),
+    ("email_domain", "eq", "example.com", {"email": "jo@Example.com"}, True),
+    ("email_domain", "in", ["gmail.com"], {"email": "a@b@gmail.com"}, True),  # after last @
+    ("email_domain", "exists", None, {"email": ""}, False),
+    ("company", "ne", "acme", {"company": ""}, True),  # missing: "does not equal" holds
+    ("company", "exists", None, {"company": ""}, False),  # empty text is missing
+    ("attributes.size", "gte", 200, {A: {"size": 250}}, True),
+    ("attributes.size", "gte", 200, {A: {"size": "250"}}, True),  # numeric text counts
+    ("attributes.size", "gte", 200, {A: {"size": " 250"}}, False),  # not a plain decimal
+    ("attributes.size", "gte", 200, {A: {"size": "2.5e2"}}, False),
+    ("attributes.size", "gte", 200, {A: {"size": True}}, False),  # true is not 1
+    ("attributes.size", "eq", 250, {A: {"size": 250.0}}, True),
+    ("attributes.size", "eq", "250", {A: {"size": 250}}, False),  # text value: text only
+    ("attributes.size", "lt", 1e299, {A: {"size": 10**400}}, False),  # beyond numbers
+    ("attributes.vip", "eq", True, {A: {"vip": True}}, True),
+    ("attributes.vip", "eq", True, {A: {"vip": 1}}, False),
+    ("attributes.vip", "eq", True, {A: {"vip": "true"}}, False),
+    (
+        "attributes.utm.campaign",
+        "startswith",
+        "Spring",
+        {A: {"utm": {"campaign": "spring-24"}}},
+        True,
+    ),  # fmt: skip
+    ("attributes.utm.campaign", "exists", None, {A: {"utm": "spring"}}, False),
+    ("attributes.utm", "exists", None, {A: {"utm": {}}}, True),  # objects are present
+    ("attributes.utm", "eq", "x", {A: {"utm": ["x"]}}, False),  # lists match nothing
+    ("attributes.utm", "ne", "x", {A: {"utm": None}}, True),
+    ("attributes.country", "in", ["de", "AT", 5], {A: {"country": "at"}}, True),
+    ("attributes.country", "in", ["de", 5], {A: {"country": "5"}}, True),
+    ("attributes.country", "contains", "5", {A: {"country": 5}}, False),
+    ("attributes.country", "exists", None, {A: {"country": ""}}, False),
+    ("company", "gt", 1, {"company": "5"}, False),  # lead fields are text, never numbers
+]
+
+
+@pytest.mark.parametrize(("path", "op", "value", "fields", "matches"), CASES)
+def test_both_evaluators_follow_the_documented_semantics(path, op, value, fields, matches):
+    assert both_scores(fields, [rule(path, op, value, points=7)]) == ((7, 7) if matches else (0, 0))
+
+
+def test_score_sums_points_negative_included_and_explains_each_rule():
+    ads = ScoringRuleFactory(name="Paid ads", note="Mention the offer")
+    free_mail = ScoringRuleFactory(name="Free mail", field_path="email_domain", value="gmail.com",
+                                   points=-5)  # fmt: skip
+    ScoringRuleFactory(name="Inactive", active=False, points=100)
+    ScoringRuleFactory(name="Other source", value="web", points=3)
+    lead = LeadFactory(source="ads", email="jo@gmail.com")
+    assert explain_score(lead) == [(free_mail, -5), (ads, 10)]
+    assert score_lead(lead) == 5
+    assert explain_score(lead)[1][0].note == "Mention the offer"
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def errors_of(path, op, value, points=5) -> dict:
+    try:
+        rule(path, op, value, points=points).full_clean()
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
+
+
+@pytest.mark.parametrize(
+    ("path", "op", "value", "field", "words"),
+    [
+        ("budget", "eq", "x", "field_path", "Unknown field"),
+        ("attributes.0", "exists", None, "field_path", "not only digits"),
+        ("attributes.a b", "exists", None, "field_path", "Unknown field"),
+        ("company", "gt", 5, "value", "text field"),
+        ("source", "eq", 5, "value", "text field"),
+        ("source", "in", ["ads", 5], "value", "text field"),
+        ("attributes.size", "gt", "5", "value", "number"),
+        ("attributes.size", "gt", float("inf"), "value", "number"),
+        ("attributes.size", "in", [], "value", "list"),
+        ("attributes.size", "in", [["a"]], "value", "Each entry"),
+        ("attributes.size", "eq", ["a"], "value", "is one of"),
+        ("attributes.size", "eq", "", "value", "Enter the value"),
+        ("company", "contains", "", "value", "compares text"),
+        ("company", "startswith", 5, "value", "compares text"),
+        ("company", "exists", "acme", "value", "takes no value"),
+        ("company", "eq", "x" * 201, "value", "at most 200"),
+        ("company", "eq", "x", "points", "between"),
+    ],
+)
+def test_invalid_rules_get_a_message_a_manager_understands(path, op, value, field, words):
+    errors = errors_of(path, op, value, points=10**6 if field == "points" else 5)
+    assert list(errors) == [field]
+    assert words in errors[field][0]
+
+
+def test_valid_rules_pass():
+    assert errors_of("attributes.x-y_z.Size", "lte", -2.5) == {}
+    assert errors_of("attributes.vip", "in", [True, "yes", 1]) == {}
+    assert errors_of("status", "ne", "disqualified") == {}
+
+
+# --- bulk rescoring ----------------------------------------------------------------------
+
+
+def test_rescore_updates_only_the_given_leads_in_batches_and_only_changed_rows():
+    ScoringRuleFactory(field_path="attributes.size", operator="gte", value=100, points=20)
+    big = LeadFactory.create_batch(5, attributes={"size": 500})
+    small = LeadFactory(attributes={"size": 5}, score=0)
+    closed = LeadFactory(attributes={"size": 500}, status="qualified")
+    with CaptureQueriesContext(transaction.get_connection()) as queries:
+        changed = rescore_leads(Lead.objects.open(), batch_size=2)
+    assert changed == 5
+    updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 4  # 6 open leads, 2 per batch, and one empty last window
+    assert {lead.score for lead in Lead.objects.filter(pk__in=[b.pk for b in big])} == {20}
+    assert Lead.objects.get(pk=small.pk).score == 0
+    assert Lead.objects.get(pk=closed.pk).score == 0
+    assert rescore_leads(Lead.objects.open()) == 0  # idempotent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changing_a_rule_rescores_open_leads_after_commit():
+    """Autocommit, as in production: each change commits, then the task runs (sync here)."""
+    lead = LeadFactory(source="ads")
+    closed = LeadFactory(source="ads", status="qualified")
+    with transaction.atomic():
+        created = ScoringRuleFactory(points=15)
+        assert Lead.objects.get(pk=lead.pk).score == 0  # not before the commit
+    assert Lead.objects.get(pk=lead.pk).score == 15
+    created.points = 4
+    created.save()
+    assert Lead.objects.get(pk=lead.pk).score == 4
+    created.delete()
+    assert Lead.objects.get(pk=lead.pk).score == 0
+    assert Lead.objects.get(pk=closed.pk).score == 0  # closed leads keep their score
+
+
+def test_many_rule_changes_in_one_transaction_queue_one_rescore(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        rules = ScoringRuleFactory.create_batch(3)
+        ScoringRule.objects.filter(pk__in=[r.pk for r in rules]).delete()
+    assert len(callbacks) == 1
+
+
+def test_a_rolled_back_change_queues_nothing(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        try:
+            with transaction.atomic():
+                ScoringRuleFactory()
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        ScoringRuleFactory()  # a later change in the test's transaction still queues one
+    assert len(callbacks) == 1
+
+
+# --- counts and previews -----------------------------------------------------------------
+
+
+def test_match_counts_cover_open_leads_in_one_query(django_assert_num_queries):
+    ads = ScoringRuleFactory(value="ads")
+    web = ScoringRuleFactory(value="web")
+    not_web = ScoringRuleFactory(operator="ne", value="web")
+    LeadFactory.create_batch(3, source="ads")
+    LeadFactory(source="web")
+    LeadFactory(source="ads", status="disqualified")
+    with django_assert_num_queries(1):
+        counts = match_counts([ads, web, not_web])
+    assert counts == {ads.pk: 3, web.pk: 1, not_web.pk: 3}
+
+
+def test_preview_compares_current_rules_with_the_edited_one():
+    ads = ScoringRuleFactory(value="ads", points=10)
+    LeadFactory.create_batch(2, source="ads")
+    LeadFactory(source="web")
+    ads.points = 60  # unsaved
+    preview = preview_rule_change(ads)
+    assert (preview.leads, preview.changed, preview.raised, preview.lowered) == (3, 2, 2, 0)
+    assert preview.biggest_rise == 50
+    assert {b["label"]: (b["before"], b["after"]) for b in preview.bands}["50–99"] == (0, 2)
+    assert len(preview.examples) == 2
+    assert ScoringRule.objects.get().points == 10
+    assert preview_rule_change(ads, delete=True).lowered == 2
+    new = rule("source", "eq", "web", points=-3)
+    assert preview_rule_change(new).lowered == 1
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="boss", is_staff=True, is_superuser=True)
+
+
+def test_rules_changelist_counts_matches_without_a_query_per_rule(client, superuser):
+    LeadFactory.create_batch(2, source="ads")
+    client.force_login(superuser)
+    url = reverse("admin:leadfollow_scoringrule_changelist")
+    ScoringRuleFactory.create_batch(2, value="ads")
+    with CaptureQueriesContext(transaction.get_connection()) as few:
+        response = client.get(url)
+    assert [r.open_matches for r in response.context["cl"].result_list] == [2, 2]
+    ScoringRuleFactory.create_batch(8, value="web")
+    with CaptureQueriesContext(transaction.get_connection()) as many:
+        response = client.get(url)
+    assert len(many) == len(few)
+    assert b"Matches open leads" in response.content
+
+
+def test_admin_preview_shows_changes_and_saves_nothing(client, superuser):
+    rule_ = ScoringRuleFactory(value="ads", points=10)
+    LeadFactory.create_batch(3, source="ads")
+    client.force_login(superuser)
+    url = reverse("admin:leadfollow_scoringrule_change", args=[rule_.pk])
+    form = {"name": rule_.name, "field_path": "source", "operator": "eq", "value": '"ads"',
+            "points": "25", "active": "on", "note": ""}  # fmt: skip
+    assert b"_preview" in client.get(url).content
+    response = client.post(url, {**form, "_preview": "1"})
+    assert response.status_code == 200
+    assert response.context["preview"].changed == 3
+    assert ScoringRule.objects.get().points == 10
+    assert b'name="_save"' in response.content
+    # An invalid rule is not previewed: the change form shows the manager's message.
+    response = client.post(url, {**form, "operator": "gt", "_preview": "1"})
+    assert "number" in str(response.context["adminform"].form.errors["value"])
+    # Saving from the preview page stores the rule.
+    client.post(url, {**form, "_save": "1"})
+    assert ScoringRule.objects.get().points == 25
+
+
+def test_lead_admin_explains_the_score(client, superuser):
+    ScoringRuleFactory(name="Paid ads", note="Ask about the campaign")
+    lead = LeadFactory(source="ads", score=10)
+    client.force_login(superuser)
+    response = client.get(reverse("admin:leadfollow_lead_change", args=[lead.pk]))
+    assert b"Paid ads" in response.content
+    assert b"+10" in response.content
+    assert b"Ask about the campaign" in response.content
+
+
+# --- hot leads get a shorter SLA ---------------------------------------------------------
+
+HOT = {"TIME_ZONE": "Europe/Berlin", "HOT_SCORE_THRESHOLD": 30, "HOT_SLA_MINUTES": 5}
+JO = {"name": "Jo", "email": "jo@example.com"}
+
+
+@pytest.mark.parametrize(("size", "minutes"), [(500, 5), (50, 60)])
+def test_a_hot_lead_gets_the_hot_sla(rep, monday_10, size, minutes):
+    ScoringRuleFactory(field_path="attributes.size", operator="gte", value=200, points=30)
+    with override_settings(LEADFOLLOW=HOT):
+        lead = create_lead({**JO, "attributes": {"size": size}}, now=monday_10).lead
+    assert lead.first_response_due == monday_10 + timedelta(minutes=minutes)
+
+
+def test_the_hot_sla_never_lengthens_a_shorter_one(rep, monday_10):
+    ScoringRuleFactory(points=40)
+    settings = {**HOT, "SLA_MINUTES_BY_SOURCE": {"ads": 2}}
+    with override_settings(LEADFOLLOW=settings):
+        lead = create_lead(JO, source="ads", now=monday_10).lead
+    assert lead.first_response_due == monday_10 + timedelta(minutes=2)
+
+
+def test_hot_sla_is_off_by_default(rep, monday_10):
+    ScoringRuleFactory(points=1000)
+    lead = create_lead(JO, source="ads", now=monday_10).lead
+    assert lead.first_response_due == monday_10 + timedelta(minutes=60)
+
+
+# --- settings checks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "error_id"),
+    [
+        ("URGENCY_HALF_LIFE_HOURS", 0, "leadfollow.E030"),
+        ("URGENCY_HALF_LIFE_HOURS", "1", "leadfollow.E030"),
+        ("URGENCY_MINUTES_PER_POINT", -1, "leadfollow.E031"),
+        ("HOT_SCORE_THRESHOLD", "50", "leadfollow.E032"),
+        ("HOT_SLA_MINUTES", 0, "leadfollow.E033"),
+        ("RESCORE_BATCH_SIZE", None, "leadfollow.E034"),
+    ],
+)
+def test_scoring_settings_are_checked(setting, value, error_id):
+    assert check_scoring() == []
+    with override_settings(LEADFOLLOW={setting: value}):
+        assert [e.id for e in check_scoring()] == [error_id]
+
+
+def test_rescore_accepts_querysets_with_joins():
+    ScoringRuleFactory(points=7)
+    owner = UserFactory()
+    mine = LeadFactory(source="ads", owner=owner)
+    other = LeadFactory(source="ads")
+    assert rescore_leads(Lead.objects.filter(owner__username=owner.username)) == 1
+    assert Lead.objects.get(pk=mine.pk).score == 7
+    assert Lead.objects.get(pk=other.pk).score == 0
