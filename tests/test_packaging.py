@@ -117,11 +117,6 @@ def test_german_translations_load():
     assert str(LeadStatus.NEW.label) == "New"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="django_q's German catalog translates 'Working' as 'Arbeitet' and wins when "
-    "django_q precedes leadfollow in INSTALLED_APPS; needs pgettext_lazy in LeadStatus",
-)
 def test_lead_status_working_is_not_shadowed_by_other_apps():
     from django.utils import translation
 

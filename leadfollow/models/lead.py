@@ -7,15 +7,17 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 MANAGE_PERMISSION = "leadfollow.manage_leads"
 
 
 class LeadStatus(models.TextChoices):
-    NEW = "new", _("New")
-    WORKING = "working", _("Working")
-    QUALIFIED = "qualified", _("Qualified")
-    DISQUALIFIED = "disqualified", _("Disqualified")
+    # A context keeps other apps' catalogs (django-q2 translates "Working") from winning.
+    NEW = "new", pgettext_lazy("lead status", "New")
+    WORKING = "working", pgettext_lazy("lead status", "Working")
+    QUALIFIED = "qualified", pgettext_lazy("lead status", "Qualified")
+    DISQUALIFIED = "disqualified", pgettext_lazy("lead status", "Disqualified")
 
 
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.WORKING)
