@@ -149,22 +149,18 @@ def least_loaded(found: list[Candidate]) -> Candidate | None:
 def _pick(
     now: datetime, lead: Lead | None, exclude_user_ids: Collection, only_rep_ids=None
 ) -> Candidate | None:
-    ids = [
-        c.profile.pk
-        for c in candidates(now, exclude_user_ids=exclude_user_ids, only_rep_ids=only_rep_ids)
-    ]
+    # Lock every eligible rep in primary-key order (never one by one in load order) so
+    # concurrent intakes cannot deadlock, then read the loads once: under READ COMMITTED
+    # the read after the lock sees a concurrent winner's commit, so two intakes cannot
+    # both fill a rep's last free slot. (FOR UPDATE cannot carry the load's GROUP BY.)
+    eligible = RepProfile.objects.accepting().present(now).exclude(user_id__in=exclude_user_ids)
+    if only_rep_ids is not None:
+        eligible = eligible.filter(pk__in=only_rep_ids)
+    ids = list(eligible.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
     if not ids:
         return None
-    # Lock in primary-key order (never one by one in load order) so concurrent intakes
-    # cannot deadlock; re-read the load after the lock so two intakes cannot both fill
-    # a rep's last free slot (READ COMMITTED: the re-read sees the winner's commit).
-    list(RepProfile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
-    fresh = [
-        c
-        for c in candidates(now, exclude_user_ids=exclude_user_ids, only_rep_ids=only_rep_ids)
-        if c.profile.pk in ids
-    ]
-    return get_strategy().choose(fresh, lead=lead, now=now) if fresh else None
+    found = candidates(now, exclude_user_ids=exclude_user_ids, only_rep_ids=ids)
+    return get_strategy().choose(found, lead=lead, now=now) if found else None
 
 
 def pick_rep(
