@@ -226,7 +226,11 @@ def seed_demo(
     now = now or timezone.now()
     rng = random.Random(seed)
     # Seeding assigns hundreds of leads: without this, each would queue a notification task.
-    quiet = {**getattr(settings, "LEADFOLLOW", {}), "NOTIFY_ON_ASSIGNMENT": False}
+    quiet = {
+        **getattr(settings, "LEADFOLLOW", {}),
+        "NOTIFY_ON_ASSIGNMENT": False,
+        "FIRST_TOUCH_EMAIL": False,
+    }
     with override_settings(LEADFOLLOW=quiet), transaction.atomic():
         if reset:
             wipe()

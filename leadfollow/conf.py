@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "DEDUPLICATE_BY_EMAIL": True,
     "MAX_ATTRIBUTES_BYTES": 16 * 1024,
     "NOTIFY_ON_ASSIGNMENT": True,
+    # E-mail a new lead (templates leadfollow/email/first_touch*.txt) from a django-q2 task
+    # after intake, recorded as an automated contact attempt.
+    "FIRST_TOUCH_EMAIL": False,
     "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
     # API intake (leadfollow.api): signed requests older or newer than this are refused,
     # and a signature is remembered (in the default cache) this long to refuse replays.

@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 from leadfollow import signals
 from leadfollow.conf import lf_settings
 from leadfollow.models import AssignmentReason, Lead, Submission
+from leadfollow.notifications import first_touch_on_commit
 from leadfollow.routing import assign, pick_rep
 from leadfollow.scoring import score_lead
 
@@ -127,6 +128,7 @@ def create_lead(
             assign(
                 lead, pick_rep(now, lead=lead), reason=AssignmentReason.INTAKE, now=now, actor=actor
             )
+            first_touch_on_commit(lead)
     except IntegrityError:
         existing = _existing_by_external_id(cleaned)
         if existing is None:

@@ -12,3 +12,13 @@ lead_reassigned = Signal()
 lead_contacted = Signal()
 # A lead was escalated to managers after repeated misses. args: lead, assignment
 lead_escalated = Signal()
+
+# Sent by the notification tasks (django-q2 workers, after the e-mail, outside any
+# transaction), once per message even if the task runs twice: hook Slack or SMS here.
+# Receivers are called with send_robust; an exception is logged, not retried.
+# A rep was told about a lead they got. args: assignment, rep, emailed (False when the rep
+# has no e-mail address; the assignment's reason says why: intake, sla_breach, …)
+rep_notified = Signal()
+# The first-touch e-mail went to a new lead. args: lead, attempt (the automated
+# ContactAttempt that records it)
+first_touch_sent = Signal()

@@ -36,3 +36,9 @@ def rescore_open_leads() -> int:
     from leadfollow.scoring import rescore_open_leads as rescore
 
     return rescore()
+
+
+def send_first_touch(lead_id: int) -> bool:
+    from leadfollow.notifications import send_first_touch as send
+
+    return send(lead_id)
