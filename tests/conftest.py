@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.browser import browser  # noqa: F401  (the headless Chromium fixture)
 from tests.factories import RepFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")

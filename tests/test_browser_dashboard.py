@@ -2,8 +2,6 @@
 its figures against the database, reassign cold leads in bulk. Headless Chromium from
 Debian (apt-get install chromium chromium-driver); skipped only when it is missing."""
 
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -12,40 +10,10 @@ from django.utils import timezone
 
 from leadfollow import metrics
 from leadfollow.models import Assignment, Lead
+from tests.browser import PASSWORD, screenshot
 from tests.factories import LeadFactory, RepFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-PASSWORD = "correct horse battery staple"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Chromium not installed: apt-get install chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        "--lang=en-US",
-    ):
-        options.add_argument(arg)
-    # An explicit driver path keeps Selenium Manager from downloading anything.
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
 
 
 def seed() -> str:
@@ -77,16 +45,6 @@ def make_manager():
     )
     user.user_permissions.add(Permission.objects.get(codename="manage_leads"))
     return user
-
-
-def screenshot(driver, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(height, 600))
-    path = SCREENSHOTS / name
-    driver.save_screenshot(str(path))
-    driver.set_window_size(1280, 900)
-    return path
 
 
 def test_manager_reads_the_dashboard_and_reassigns_cold_leads(live_server, browser):
