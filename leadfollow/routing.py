@@ -116,20 +116,28 @@ def sla_minutes(lead: Lead) -> int:
 
 
 def candidates(
-    now: datetime, *, exclude_user_ids: Collection = (), only_rep_ids: Collection | None = None
+    now: datetime,
+    *,
+    exclude_user_ids: Collection = (),
+    only_rep_ids: Collection | None = None,
+    include_full: bool = False,
 ) -> list[Candidate]:
-    """Reps who may take a lead: accepting, not absent, under capacity, by when they work."""
+    """Reps who may take a lead: accepting, not absent, under capacity, by when they work.
+
+    ``include_full`` keeps reps at capacity too (``RepPool`` tracks loads that go down).
+    """
     profiles = (
         RepProfile.objects.accepting()
         .present(now)
         .exclude(user_id__in=exclude_user_ids)
         .with_open_load()
-        .filter(
+        .select_related("user")
+    )
+    if not include_full:
+        profiles = profiles.filter(
             Q(capacity__isnull=True, open_load__lt=lf_settings.DEFAULT_REP_CAPACITY)
             | Q(capacity__isnull=False, open_load__lt=F("capacity"))
         )
-        .select_related("user")
-    )
     if only_rep_ids is not None:
         profiles = profiles.filter(pk__in=only_rep_ids)
     found = []
@@ -179,6 +187,93 @@ def pick_rep(
     if chosen is None and rule.fallback_to_all:
         chosen = _pick(now, lead, exclude_user_ids)
     return chosen
+
+
+class RepPool:
+    """The reps a batch of leads is routed among, read once and then kept in memory.
+
+    ``pick_rep()`` locks the eligible reps and counts every rep's load for each lead: fine
+    for intake's one lead per transaction, too slow for a sweep moving hundreds. The sweep
+    locks every rep row first (pk order) and then builds one pool: no other transaction
+    can route to those reps until it commits, so the loads read here stay true while the
+    pool adds the leads it hands out and takes back the ones it moves away. Leads
+    contacted meanwhile only make a load lower than counted (never overfilling).
+
+    The strategy's state lives on the profiles, which ``assign()`` updates in memory too
+    (``last_assigned_at``, ``routing_pass``). Build the pool after the locks and use it in
+    the same transaction only.
+    """
+
+    def __init__(
+        self,
+        now: datetime,
+        found: Sequence[Candidate],
+        *,
+        rules: Sequence[RoutingRule] = (),
+        strategy: RoutingStrategy | None = None,
+    ) -> None:
+        self.now = now
+        # Every available rep, full or not, in the order candidates() returned them.
+        self._reps: dict[int, Candidate] = {c.profile.pk: c for c in found}
+        self._by_user: dict[int, int] = {c.profile.user_id: c.profile.pk for c in found}
+        self._rules = list(rules)
+        self._strategy = strategy if strategy is not None else get_strategy()
+
+    @classmethod
+    def load(cls, now: datetime) -> RepPool:
+        """Available reps with their loads, and the active routing rules: two queries
+        (three with the rules' reps). Call it while holding the rep rows' locks."""
+        rules = RoutingRule.objects.active().prefetch_related("reps")
+        return cls(now, candidates(now, include_full=True), rules=rules)
+
+    def __bool__(self) -> bool:
+        return any(self._has_room(c) for c in self._reps.values())
+
+    @staticmethod
+    def _has_room(c: Candidate) -> bool:
+        return c.open_load < c.profile.effective_capacity
+
+    def matching_rule(self, lead: Lead | None) -> RoutingRule | None:
+        """Like ``matching_rule()``, from the rules read with the pool."""
+        if lead is None:
+            return None
+        return next((rule for rule in self._rules if rule.matches(lead)), None)
+
+    def _choose(
+        self, lead: Lead | None, exclude_user_ids: Collection, only_rep_ids=None
+    ) -> Candidate | None:
+        found = [
+            c
+            for c in self._reps.values()
+            if self._has_room(c)
+            and c.profile.user_id not in exclude_user_ids
+            and (only_rep_ids is None or c.profile.pk in only_rep_ids)
+        ]
+        return self._strategy.choose(found, lead=lead, now=self.now) if found else None
+
+    def pick(self, lead: Lead, *, exclude_user_ids: Collection = ()) -> Candidate | None:
+        """What ``pick_rep(now, exclude_user_ids=…, lead=lead)`` would choose now.
+
+        The chosen rep's slot is taken at once and the lead's current owner's freed: the
+        caller must give ``lead`` to the result (``assign()``) in this transaction.
+        """
+        rule = self.matching_rule(lead)
+        if rule is None:
+            chosen = self._choose(lead, exclude_user_ids)
+        else:
+            rep_ids = {rep.pk for rep in rule.reps.all()}
+            chosen = self._choose(lead, exclude_user_ids, rep_ids) if rep_ids else None
+            if chosen is None and rule.fallback_to_all:
+                chosen = self._choose(lead, exclude_user_ids)
+        if chosen is not None:
+            self._add_load(self._by_user.get(lead.owner_id), -1)
+            self._add_load(chosen.profile.pk, +1)
+        return chosen
+
+    def _add_load(self, rep_pk: int | None, delta: int) -> None:
+        rep = self._reps.get(rep_pk)
+        if rep is not None:
+            self._reps[rep_pk] = replace(rep, open_load=max(rep.open_load + delta, 0))
 
 
 def _record_pick(candidate: Candidate, now: datetime) -> None:

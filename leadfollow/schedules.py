@@ -23,6 +23,13 @@ SCHEDULES = {
         "minutes": 1,
         "repeats": -1,
     },
+    # Daily: Idempotency-Key records older than API_IDEMPOTENCY_TTL_SECONDS are never
+    # replayed again; delete them. Safe to run twice or late.
+    "leadfollow.purge": {
+        "func": "leadfollow.tasks.purge_expired",
+        "schedule_type": Schedule.DAILY,
+        "repeats": -1,
+    },
 }
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leadfollow import signals
@@ -30,7 +30,8 @@ from leadfollow.models import (
     ReminderKind,
     RepProfile,
 )
-from leadfollow.routing import Candidate, assign, candidates, pick_rep
+from leadfollow.models.lead import OPEN_STATUSES
+from leadfollow.routing import Candidate, RepPool, assign, candidates
 
 
 @dataclass
@@ -40,6 +41,7 @@ class SweepReport:
     escalated: int = 0  # missed too often, or nobody else can take it: managers told
     warned: int = 0  # early warnings sent to owners
     reminded: int = 0  # follow-up reminders sent to owners
+    renotified: int = 0  # notifications whose task was lost, queued again
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -54,6 +56,8 @@ def reassign_overdue(now: datetime | None = None) -> SweepReport:
     report.reassigned, report.escalated = move_breached(now)
     report.warned = warn_before_deadline(now)
     report.reminded = remind_follow_ups(now)
+    # Last: rows written by this pass are too young to count as lost.
+    report.renotified = renotify_lost(now)
     return report
 
 
@@ -97,7 +101,8 @@ def _enqueue_on_commit(task: str, object_id: int) -> None:
     from leadfollow.tasks import enqueue
 
     # Ids only: task payloads are stored unencrypted. robust: a broker outage must not
-    # undo the reassignment; the ledger rows keep their notified_at empty for a retry.
+    # undo the reassignment; the ledger rows keep their notified_at empty, and a later
+    # pass queues them again (renotify_lost).
     transaction.on_commit(lambda: enqueue(task, object_id), robust=True)
 
 
@@ -113,19 +118,22 @@ def _missed_by(lead_ids: list[int]) -> dict[int, list[int | None]]:
     return missed
 
 
-def _lock_reps() -> None:
-    """Lock every rep row, in primary-key order, before a batch picks reps.
+def _lock_reps(now: datetime) -> RepPool:
+    """Lock every rep row, in primary-key order, before a batch picks reps; return them.
 
     pick_rep() locks the candidates of one lead in pk order; a batch picks for many
     leads with different candidate sets, so two sweeps could each hold a rep the other
     waits for. Taking them all up front, in the same order intake uses, rules that out.
+    Holding them all, the batch reads the reps' loads once (after the lock, so a
+    concurrent winner's commit is seen) and keeps them up to date in memory.
     """
     list(RepProfile.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+    return RepPool.load(now)
 
 
-def _next_rep(lead: Lead, now: datetime, avoid: set[int]) -> Candidate | None:
+def _next_rep(pool: RepPool, lead: Lead, avoid: set[int]) -> Candidate | None:
     """Someone not in ``avoid``; failing that anyone but an unavailable owner."""
-    return pick_rep(now, exclude_user_ids=avoid, lead=lead) or pick_rep(now, lead=lead)
+    return pool.pick(lead, exclude_user_ids=avoid) or pool.pick(lead)
 
 
 def _move(lead: Lead, candidate: Candidate, now: datetime, reason: str) -> Assignment:
@@ -142,10 +150,10 @@ def move_breached(now: datetime) -> tuple[int, int]:
     counts = {"reassigned": 0, "escalated": 0}
 
     def handle(batch: list[Lead]) -> int:
-        _lock_reps()
+        pool = _lock_reps(now)
         missed = _missed_by([lead.pk for lead in batch])
         for lead in batch:
-            outcome = _handle_breach(lead, now, missed[lead.pk])
+            outcome = _handle_breach(pool, lead, now, missed[lead.pk])
             counts[outcome] += 1
         return len(batch)
 
@@ -154,12 +162,14 @@ def move_breached(now: datetime) -> tuple[int, int]:
     return counts["reassigned"], counts["escalated"]
 
 
-def _handle_breach(lead: Lead, now: datetime, earlier_misses: list[int | None]) -> str:
+def _handle_breach(
+    pool: RepPool, lead: Lead, now: datetime, earlier_misses: list[int | None]
+) -> str:
     if len(earlier_misses) + 1 >= lf_settings.MAX_MISSES:
         escalate(lead, now)
         return "escalated"
     avoid = {rep_id for rep_id in [*earlier_misses, lead.owner_id] if rep_id}
-    candidate = _next_rep(lead, now, avoid)
+    candidate = _next_rep(pool, lead, avoid)
     if candidate is None:
         # Nobody at all can take it (all full, absent or not accepting): people must act.
         escalate(lead, now)
@@ -200,14 +210,14 @@ def hand_over_unavailable(now: datetime) -> int:
         return 0  # nobody to hand over to: skip locking every stranded lead each minute
 
     def handle(batch: list[Lead]) -> int:
-        _lock_reps()
+        pool = _lock_reps(now)
         missed = _missed_by([lead.pk for lead in batch])
         moved = 0
         for lead in batch:
             avoid = {rep_id for rep_id in missed[lead.pk] if rep_id}
             owner = {lead.owner_id} if lead.owner_id else set()
-            candidate = pick_rep(now, exclude_user_ids=avoid | owner, lead=lead) or pick_rep(
-                now, exclude_user_ids=owner, lead=lead
+            candidate = pool.pick(lead, exclude_user_ids=avoid | owner) or pool.pick(
+                lead, exclude_user_ids=owner
             )
             if candidate is not None:
                 _move(lead, candidate, now, AssignmentReason.REP_UNAVAILABLE)
@@ -297,3 +307,60 @@ def warn_before_deadline(now: datetime) -> int:
         ("pk",),
         lambda batch: _remind(batch, ReminderKind.SLA_WARNING, "first_response_due", now),
     )
+
+
+# --- lost notifications ---------------------------------------------------------------------
+
+# A notification still unclaimed this long after its row was written is taken for lost
+# (the Redis broker is at most once; a broker outage drops the enqueue): queue it again.
+RENOTIFY_AFTER = timedelta(minutes=2)
+# Older ones are left alone: the news is stale, and the sweep has acted on the lead since.
+RENOTIFY_WITHIN = timedelta(hours=24)
+# Per kind and pass, newest first: after a long outage the backlog drains over a few passes
+# instead of one pass queueing everything inside the sweep's task timeout.
+RENOTIFY_LIMIT = 1000
+
+
+def _unclaimed(now: datetime) -> Q:
+    return Q(
+        notified_at__isnull=True,
+        created_at__lt=now - RENOTIFY_AFTER,
+        created_at__gte=now - RENOTIFY_WITHIN,
+    )
+
+
+def _ids(queryset: QuerySet) -> list[int]:
+    return list(
+        queryset.order_by("-created_at", "-pk").values_list("pk", flat=True)[:RENOTIFY_LIMIT]
+    )
+
+
+def renotify_lost(now: datetime) -> int:
+    """Queue again the notification tasks of rows still unclaimed after ``RENOTIFY_AFTER``.
+
+    Only news that still holds: an assignment that is the lead's latest row, to the rep
+    who still owns the open lead (an escalation row: the managers' e-mail); a reminder to
+    the owner of an open lead. Changes nothing, so it needs no locks: the notification
+    functions claim their row with a conditional UPDATE, and a task that was only slow,
+    or queued twice by two sweeps, sends once. Ids only, after commit.
+    """
+    is_open = Q(lead__status__in=OPEN_STATUSES)
+    later = Assignment.objects.filter(lead=OuterRef("lead"), pk__gt=OuterRef("pk"))
+    latest = Assignment.objects.filter(_unclaimed(now), is_open).exclude(Exists(later))
+    tasks: list[tuple[str, int]] = []
+    if lf_settings.NOTIFY_ON_ASSIGNMENT:
+        assigned = latest.exclude(reason=AssignmentReason.ESCALATION).filter(
+            to_rep__isnull=False, lead__owner=F("to_rep")
+        )
+        tasks += [("notify_assignment", pk) for pk in _ids(assigned)]
+    escalated = latest.filter(reason=AssignmentReason.ESCALATION)
+    tasks += [("notify_escalation", pk) for pk in _ids(escalated)]
+    reminders = Reminder.objects.filter(
+        _unclaimed(now), is_open, rep__isnull=False, lead__owner=F("rep")
+    )
+    tasks += [("notify_reminder", pk) for pk in _ids(reminders)]
+    if tasks:
+        with transaction.atomic():
+            for task, object_id in tasks:
+                _enqueue_on_commit(task, object_id)
+    return len(tasks)

@@ -1,5 +1,7 @@
 """django-q2 entry points: each one call into a module; arguments are ids, never personal data."""
 
+from datetime import timedelta
+
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -42,3 +44,12 @@ def send_first_touch(lead_id: int) -> bool:
     from leadfollow.notifications import send_first_touch as send
 
     return send(lead_id)
+
+
+def purge_expired() -> int:
+    """Delete Idempotency-Key records past ``API_IDEMPOTENCY_TTL_SECONDS``; returns how many."""
+    from leadfollow.conf import lf_settings
+    from leadfollow.models import IdempotencyRecord
+
+    ttl = timedelta(seconds=lf_settings.API_IDEMPOTENCY_TTL_SECONDS)
+    return IdempotencyRecord.purge(timezone.now() - ttl)

@@ -15,6 +15,7 @@ from leadfollow.models import Absence, AssignmentReason, Lead, RepProfile, Routi
 from leadfollow.routing import (
     Candidate,
     LeastLoaded,
+    RepPool,
     Weighted,
     assign,
     candidates,
@@ -237,6 +238,57 @@ def test_admin_form_requires_reps_without_fallback():
     assert not form.is_valid()
     assert "reps" in form.errors
     assert admin_site.is_registered(RoutingRule)
+
+
+# --- a batch's pool ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["LeastLoaded", "Weighted"])
+def test_rep_pool_picks_what_pick_rep_would_pick_lead_after_lead(monday_10, strategy):
+    """One pool for a whole batch, its loads kept in memory, agrees with pick_rep(), which
+    reads the database again for every lead: capacity, leads moved off a full rep, rules
+    (with and without fallback), excluded reps, reps off hours, the strategy's state."""
+    full = RepFactory(capacity=2, weight=3)
+    small = RepFactory(capacity=3)
+    senior = RepFactory(capacity=4, weight=2)
+    RepFactory(capacity=50, timezone="America/New_York")  # starts later: only when no one else
+    RepFactory(accepting_leads=False)
+    held = [LeadFactory(owner=full.user, first_response_due=monday_10) for _ in range(2)]
+    RoutingRuleFactory(name="hot", min_score=80, reps=[senior])
+    RoutingRuleFactory(name="strict", priority=1, sources=["ads"], reps=[small])
+    RoutingRule.objects.filter(name="strict").update(fallback_to_all=False)
+    leads = [*held]
+    for i in range(18):
+        fields = {"score": 90} if i % 3 == 0 else {"source": "ads"} if i % 5 == 0 else {}
+        leads.append(LeadFactory(**fields))
+    with lf(ROUTING_STRATEGY=f"leadfollow.routing.{strategy}"):
+        pool = RepPool.load(monday_10)
+        got = []
+        for i, lead in enumerate(leads):
+            exclude = {lead.owner_id} if lead.owner_id else set()
+            if i % 4 == 1:
+                exclude.add(small.user_id)
+            expected = pick_rep(monday_10, exclude_user_ids=exclude, lead=lead)
+            chosen = pool.pick(lead, exclude_user_ids=exclude)
+            assert (chosen and chosen.profile.pk) == (expected and expected.profile.pk), i
+            assert (chosen and chosen.routing_pass) == (expected and expected.routing_pass), i
+            assign(lead, chosen, reason=AssignmentReason.MANUAL, now=monday_10)
+            got.append(chosen and chosen.profile.user.username)
+    # The rep who started full took leads once the two they held moved on; "strict" kept
+    # an ads lead unowned once its only rep was full; the New York rep took the overflow.
+    assert full.user.username in got
+    assert None in got
+    assert len({name for name in got if name}) == 4
+
+
+def test_rep_pool_of_nobody_picks_nobody(monday_10):
+    RepFactory(capacity=1)
+    lead = LeadFactory()
+    pool = RepPool.load(monday_10)
+    assert pool
+    assert pool.pick(lead) is not None
+    assert not pool  # that slot is taken in memory, without a query
+    assert pool.pick(LeadFactory()) is None
 
 
 # --- concurrency (PostgreSQL) ------------------------------------------------------------------

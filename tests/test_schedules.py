@@ -1,5 +1,9 @@
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
 from django_q.models import Schedule
 
 from leadfollow.schedules import ensure_schedules
@@ -7,19 +11,26 @@ from leadfollow.schedules import ensure_schedules
 pytestmark = pytest.mark.django_db
 
 
-def test_ensure_schedules_creates_the_sweep_every_minute():
-    assert [(e.name, e.created) for e in ensure_schedules()] == [("leadfollow.sweep", True)]
+def test_ensure_schedules_creates_the_sweep_every_minute_and_the_daily_purge():
+    assert [(e.name, e.created) for e in ensure_schedules()] == [
+        ("leadfollow.sweep", True),
+        ("leadfollow.purge", True),
+    ]
     schedule = Schedule.objects.get(name="leadfollow.sweep")
     assert schedule.func == "leadfollow.tasks.sweep"
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
     assert schedule.next_run is not None
+    purge = Schedule.objects.get(name="leadfollow.purge")
+    assert purge.func == "leadfollow.tasks.purge_expired"
+    assert (purge.schedule_type, purge.repeats) == (Schedule.DAILY, -1)
+    assert purge.next_run is not None
 
 
 def test_ensure_schedules_is_idempotent_and_repairs_edits():
     ensure_schedules()
     Schedule.objects.filter(name="leadfollow.sweep").update(minutes=15, func="old.path")
-    assert [e.created for e in ensure_schedules()] == [False]
-    assert [e.created for e in ensure_schedules()] == [False]
+    assert [e.created for e in ensure_schedules()] == [False, False]
+    assert [e.created for e in ensure_schedules()] == [False, False]
     schedule = Schedule.objects.get(name="leadfollow.sweep")
     assert (schedule.minutes, schedule.func) == (1, "leadfollow.tasks.sweep")
 
@@ -36,7 +47,9 @@ def test_management_command_prints_what_it_did(capsys):
     call_command("leadfollow_schedules")
     assert capsys.readouterr().out.splitlines() == [
         "created schedule leadfollow.sweep",
+        "created schedule leadfollow.purge",
         "updated schedule leadfollow.sweep",
+        "updated schedule leadfollow.purge",
     ]
 
 
@@ -49,7 +62,30 @@ def test_sweep_task_returns_a_report():
         "escalated": 0,
         "warned": 0,
         "reminded": 0,
+        "renotified": 0,
     }
+
+
+def test_purge_task_deletes_idempotency_records_past_their_ttl():
+    from leadfollow.models import IdempotencyRecord
+    from leadfollow.tasks import purge_expired
+
+    now = timezone.now()
+
+    def record(key, age):
+        IdempotencyRecord.objects.create(
+            source="ads", key=key, request_hash="x", created_at=now - age
+        )
+
+    record("fresh", timedelta(hours=1))
+    record("day-old", timedelta(hours=25))
+    record("week-old", timedelta(days=7))
+    assert purge_expired() == 2
+    assert purge_expired() == 0
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
+    with override_settings(LEADFOLLOW={"API_IDEMPOTENCY_TTL_SECONDS": 60}):
+        assert purge_expired() == 1
+    assert not IdempotencyRecord.objects.exists()
 
 
 def test_q_cluster_recommendations_are_checked():

@@ -17,7 +17,7 @@ from leadfollow.models import (
     Reminder,
     ReminderKind,
 )
-from leadfollow.sweep import reassign_overdue
+from leadfollow.sweep import SweepReport, reassign_overdue
 from tests.factories import LeadFactory, RepFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -346,6 +346,90 @@ def test_early_warning_counts_business_time(django_capture_on_commit_callbacks):
     with lf(EARLY_WARNING_SHARE=0.75):
         assert reassign_overdue(sunday).warned == 0  # wall clock says 97%, business time 50%
         assert reassign_overdue(monday).warned == 1
+
+
+# --- lost notifications ------------------------------------------------------------------------
+
+
+def test_lost_notifications_are_queued_again_once(monday_10, django_capture_on_commit_callbacks):
+    """Rows still unclaimed 2 minutes to 24 hours after they were written are sent again,
+    if the news still holds; a claimed row is never sent twice."""
+    alice, bob = RepFactory(), RepFactory()
+    manager = make_manager()
+
+    def held_by(rep, **fields):
+        return LeadFactory(
+            owner=rep.user, first_response_due=monday_10 + timedelta(hours=1), **fields
+        )
+
+    def row(lead, rep, ago, **fields):
+        fields.setdefault("reason", AssignmentReason.INTAKE)
+        return Assignment.objects.create(
+            lead=lead, to_rep=rep.user, created_at=monday_10 - ago, **fields
+        )
+
+    lost = row(held_by(alice), alice, timedelta(minutes=5))
+    row(held_by(alice), alice, timedelta(minutes=1))  # may still be on its way
+    row(held_by(alice), alice, timedelta(hours=25))  # stale
+    row(held_by(alice), alice, timedelta(minutes=5), notified_at=monday_10)  # sent
+    row(held_by(alice, status="won"), alice, timedelta(minutes=5))  # closed since
+    moved = held_by(bob)
+    row(moved, alice, timedelta(minutes=20))  # superseded: the lead is bob's now
+    latest = row(moved, bob, timedelta(minutes=10), reason=AssignmentReason.SLA_BREACH)
+    escalation = row(
+        held_by(bob, escalated_at=monday_10), bob, timedelta(minutes=5), reason="escalation"
+    )
+    follow_up = held_by(alice, first_contacted_at=monday_10 - timedelta(days=1))
+    reminder = Reminder.objects.create(
+        lead=follow_up,
+        kind=ReminderKind.FOLLOW_UP,
+        due_at=monday_10 - timedelta(minutes=10),
+        rep=alice.user,
+        created_at=monday_10 - timedelta(minutes=9),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = reassign_overdue(monday_10)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = reassign_overdue(monday_10 + timedelta(minutes=1))
+
+    assert (first.renotified, second.renotified) == (4, 0)
+    assert first.as_dict() == {**SweepReport().as_dict(), "renotified": 4}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        [alice.user.email, bob.user.email, manager.email, alice.user.email]
+    )
+    for claimed in (lost, latest, escalation, reminder):
+        claimed.refresh_from_db()
+        assert claimed.notified_at is not None
+    assert Assignment.objects.filter(notified_at__isnull=True).count() == 4
+
+
+def test_lost_assignment_mail_is_not_sent_when_assignment_mails_are_off(monday_10):
+    alice = RepFactory()
+    lead = LeadFactory(owner=alice.user, first_response_due=monday_10 + timedelta(hours=1))
+    Assignment.objects.create(
+        lead=lead, to_rep=alice.user, reason="intake", created_at=monday_10 - timedelta(minutes=5)
+    )
+    with lf(NOTIFY_ON_ASSIGNMENT=False):
+        assert reassign_overdue(monday_10).renotified == 0
+    assert reassign_overdue(monday_10).renotified == 1
+
+
+def test_sweep_reads_rep_loads_once_per_batch(monday_10):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    reps = [RepFactory(capacity=500) for _ in range(4)]
+    for i in range(30):
+        overdue(monday_10, reps[i % 4])
+    with (
+        lf(SWEEP_BATCH_SIZE=10, NOTIFY_ON_ASSIGNMENT=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert reassign_overdue(monday_10).reassigned == 30
+    load_reads = [q for q in queries if 'COUNT("leadfollow_lead"."id")' in q["sql"]]
+    # One per batch (3), and hand_over_unavailable's "anyone at all?" check.
+    assert len(load_reads) == 4
 
 
 def test_management_command_runs_one_pass(monday_10, capsys):
