@@ -334,3 +334,9 @@ def test_leads_list_query_count_is_flat(two_reps, manager, django_assert_max_num
         LeadFactory(owner=two_reps[i % 2].user)
     with django_assert_max_num_queries(4):
         client_for(manager).get("/api/leads/")
+
+
+def test_metrics_refuses_a_rep_id_beyond_bigint(manager):
+    response = client_for(manager).get(f"/api/metrics/?rep={2**64}")
+    assert response.status_code == 400
+    assert "rep" in response.json()

@@ -315,7 +315,9 @@ class MetricsQuerySerializer(serializers.Serializer):
     start = serializers.DateField(required=False, help_text=_("First day (site time zone)."))
     end = serializers.DateField(required=False, help_text=_("Last day, included."))
     source = serializers.SlugField(required=False)
-    rep = serializers.IntegerField(required=False, help_text=_("A rep's user id."))
+    rep = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text=_("A rep's user id.")
+    )
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")
