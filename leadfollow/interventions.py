@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from leadfollow import signals
+from leadfollow import signals, sweep
 from leadfollow.conf import lf_settings
 from leadfollow.models import Assignment, AssignmentReason, Lead, RepProfile
 from leadfollow.routing import Candidate, assign, pick_rep
@@ -94,25 +94,6 @@ def escalate(lead_ids: Iterable[int], *, actor, now: datetime | None = None):
             if lead is None or lead.escalated_at is not None:
                 result.skipped.append(lead_id)
                 continue
-            lead.escalated_at = now
-            lead.save(update_fields=["escalated_at", "updated_at"])
-            # The owner keeps the lead; the row records who escalated it.
-            assignment = Assignment.objects.create(
-                lead=lead,
-                from_rep_id=lead.owner_id,
-                to_rep_id=lead.owner_id,
-                reason=AssignmentReason.ESCALATION,
-                actor=actor,
-                created_at=now,
-                first_response_due=lead.first_response_due,
-            )
-            signals.lead_escalated.send(sender=Lead, lead=lead, assignment=assignment)
-            _notify_on_commit(assignment.pk)
+            sweep.escalate(lead, now, actor=actor)
             result.changed.append(lead_id)
     return result
-
-
-def _notify_on_commit(assignment_id: int) -> None:
-    from leadfollow.tasks import enqueue
-
-    transaction.on_commit(lambda: enqueue("notify_escalation", assignment_id), robust=True)

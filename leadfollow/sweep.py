@@ -178,8 +178,9 @@ def _handle_breach(
     return "reassigned"
 
 
-def escalate(lead: Lead, now: datetime) -> Assignment:
-    """Stop bouncing the lead: stamp it, record it, tell the managers (after commit)."""
+def escalate(lead: Lead, now: datetime, *, actor=None) -> Assignment:
+    """Stop bouncing the lead: stamp it, record it, tell the managers (after commit).
+    ``actor`` is the manager who escalated by hand; empty when the sweep did."""
     lead.escalated_at = now
     lead.save(update_fields=["escalated_at", "updated_at"])
     # The owner keeps the lead (it stays in a queue); the row records the escalation.
@@ -188,6 +189,7 @@ def escalate(lead: Lead, now: datetime) -> Assignment:
         from_rep_id=lead.owner_id,
         to_rep_id=lead.owner_id,
         reason=AssignmentReason.ESCALATION,
+        actor=actor,
         created_at=now,
         first_response_due=lead.first_response_due,
     )
