@@ -4,17 +4,23 @@ The buckets follow the seeds' audit (37% of firms answer within an hour, 16% wit
 day, 24% later, 23% never). Every figure comes from a fixed number of queries,
 whatever the number of leads or reps:
 
-* counts per bucket: conditional ``Count(filter=Q(...))`` — overall, per rep, per
-  source and per day, one query each;
-* median and 90th percentile of the clock time to first contact: ``percentile_cont``
-  on PostgreSQL (overall, per rep, per source, inside those same queries); elsewhere
-  one ``values_list`` query of the contacted leads' two timestamps, percentiles in
-  Python (SQLite is the small, embedded case);
+* counts per bucket: conditional ``Count(filter=Q(...))`` in one query grouped by
+  ``(owner, source)``; the overall, per-rep and per-source counts are sums of those
+  rows (counts add up, so one pass over the period serves all three); per day, one
+  more query;
+* median and 90th percentile of the clock time to first contact: on PostgreSQL one
+  ``percentile_cont`` query over the contacted leads with ``GROUPING SETS ((), (owner),
+  (source))``; elsewhere one ``values_list`` query of the contacted leads' two
+  timestamps, percentiles in Python (SQLite is the small, embedded case);
 * median and 90th percentile in *business* time (the owner's calendar): Python over
   one ``values_list`` query of ``(owner, received, first contacted)`` plus one for the
   owners' calendars — above :data:`BUSINESS_SAMPLE_LIMIT` contacted leads, a random
   sample of about that size, so a big period costs about the same as a small one
   (``business["sampled"]`` says when the figures are estimates).
+
+On PostgreSQL the period's queries read only ``received_at``, ``first_contacted_at``,
+``owner_id`` and ``source``: the covering index ``leadfollow_lead_report_idx`` turns
+them into index-only scans (no heap fetch per lead).
 
 Definitions
 -----------
@@ -36,12 +42,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet
+from django.db.models import Count, F, Func, IntegerField, Q, QuerySet
 from django.db.models.functions import Random, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -62,8 +69,10 @@ __all__ = [
     "response_report",
 ]
 
-#: Rows of contacted leads read for the business-time percentiles, at most.
-BUSINESS_SAMPLE_LIMIT = 5_000
+#: Rows of contacted leads read for the business-time percentiles, about. With 2,000
+#: draws the sampled median's rank is off by about ±1 percentile point (one standard
+#: error); reading and converting the rows costs ~20 ms at 1M leads.
+BUSINESS_SAMPLE_LIMIT = 2_000
 #: The seeds' audit: how fast firms answer a web lead (shares of all leads).
 RESEARCH = {"within_1h": 0.37, "24h": 0.16, "later": 0.24, "never": 0.23}
 
@@ -87,20 +96,6 @@ BUCKETS: tuple[Bucket, ...] = (
     Bucket("pending", _("pending (under 24 h, waiting)")),
 )
 DECIDED_KEYS = ("5m", "1h", "24h", "later", "never")
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(p) WITHIN GROUP (ORDER BY expr)``."""
-
-    function = "percentile_cont"
-    name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    allow_distinct = False
-
-    def __init__(self, expression, fraction: float, **extra):
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be between 0 and 1")
-        super().__init__(expression, fraction=float(fraction), **extra)
 
 
 def _db_percentiles(using: str) -> bool:
@@ -160,27 +155,27 @@ def _bucket_filters(now: datetime) -> dict[str, Q]:
     }
 
 
-def _count_aggregates(now: datetime, prefix: str = "") -> dict:
-    aggregates = {f"{prefix}received": Count("pk")}
+#: What the period's counts count: a NOT NULL column of the covering index (COUNT(id)
+#: would fetch every row from the heap just to read its id).
+_ROW = "received_at"
+
+
+def _count_aggregates(now: datetime) -> dict:
+    aggregates = {"received": Count(_ROW)}
     for key, condition in _bucket_filters(now).items():
-        aggregates[f"{prefix}{key}"] = Count("pk", filter=condition)
+        aggregates[key] = Count(_ROW, filter=condition)
     return aggregates
 
 
-def _percentile_aggregates() -> dict:
-    delay = F("first_contacted_at") - F("received_at")
-    return {
-        "median": PercentileCont(delay, 0.5, filter=_CONTACTED, output_field=DurationField()),
-        "p90": PercentileCont(delay, 0.9, filter=_CONTACTED, output_field=DurationField()),
-    }
-
-
-def _minutes(value: timedelta | None) -> float | None:
-    return None if value is None else value.total_seconds() / 60
+def _seconds_to_minutes(value: float | None) -> float | None:
+    return None if value is None else value / 60
 
 
 def _share(count: int, whole: int) -> float | None:
     return count / whole if whole else None
+
+
+_COUNT_KEYS = ("received", *(b.key for b in BUCKETS))
 
 
 def _summarise(row: dict) -> dict:
@@ -230,21 +225,23 @@ def response_report(
         rep_id = None
     base = scope if rep_id is None else scope.filter(owner_id=rep_id)
     in_period = base.filter(received_at__gte=lo, received_at__lt=hi)
-    using = in_period.db
-    on_pg = _db_percentiles(using)
+    on_pg = _db_percentiles(in_period.db)
 
-    overall = _overall(in_period, now, on_pg)
+    counts = _count_rows(in_period, now)
+    overall = _overall(counts)
     moves = Assignment.objects.filter(created_at__gte=lo, created_at__lt=hi)
     if source or (leads is not None and leads.query.has_filters()):
         # Only when narrowed: a subquery over every lead would cost a full scan.
         moves = moves.filter(lead__in=scope.values("pk"))
     if rep_id is not None:
         moves = moves.filter(from_rep_id=rep_id)
-    reps = _per_rep(in_period, base, moves, now, on_pg)
-    sources = _per_source(in_period, now, on_pg)
-    if not on_pg:
+    reps = _per_rep(counts, base, moves, now)
+    sources = _per_source(counts)
+    if on_pg:
+        _pg_clock_percentiles(in_period, overall, reps, sources)
+    else:
         _python_clock_percentiles(in_period, overall, reps, sources)
-    days = _per_day(in_period, now, start, end)
+    days = _per_day(in_period, now, start, end, on_pg)
     business = _business_percentiles(in_period, overall["contacted"])
 
     return {
@@ -260,39 +257,46 @@ def response_report(
     }
 
 
-def _overall(in_period: QuerySet, now: datetime, on_pg: bool) -> dict:
-    aggregates = _count_aggregates(now)
-    if on_pg:
-        aggregates.update(_percentile_aggregates())
-    row = in_period.aggregate(**aggregates)
+def _count_rows(in_period: QuerySet, now: datetime) -> list[dict]:
+    """Bucket counts per ``(owner_id, source)``: one pass over the period for all tables."""
+    return list(
+        in_period.order_by().values("owner_id", "source").annotate(**_count_aggregates(now))
+    )
+
+
+def _sum_by(rows: list[dict], field: str | None) -> dict:
+    """The count rows added up per value of ``field`` (everything when None)."""
+    totals: dict = {}
+    for row in rows:
+        key = None if field is None else row[field]
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = dict.fromkeys(_COUNT_KEYS, 0)
+        for name in _COUNT_KEYS:
+            total[name] += row[name]
+    return totals
+
+
+def _overall(counts: list[dict]) -> dict:
+    row = _sum_by(counts, None).get(None) or dict.fromkeys(_COUNT_KEYS, 0)
     summary = _summarise(row)
     summary["contacted"] = sum(row[key] for key in ("5m", "1h", "24h", "later"))
-    summary["clock"] = {
-        "median_minutes": _minutes(row.get("median")),
-        "p90_minutes": _minutes(row.get("p90")),
-    }
+    summary["clock"] = {"median_minutes": None, "p90_minutes": None}
     return summary
 
 
-def _grouped(qs: QuerySet, field: str, now: datetime, on_pg: bool) -> list[dict]:
-    aggregates = _count_aggregates(now)
-    if on_pg:
-        aggregates.update(_percentile_aggregates())
-    rows = qs.order_by().values(field).annotate(**aggregates).order_by(field)
-    out = []
-    for row in rows:
+def _grouped(counts: list[dict], field: str) -> dict:
+    out = {}
+    for key, row in _sum_by(counts, field).items():
         summary = _summarise(row)
-        summary[field] = row[field]
-        summary["median_minutes"] = _minutes(row.get("median"))
-        summary["p90_minutes"] = _minutes(row.get("p90"))
-        out.append(summary)
+        summary[field] = key
+        summary["median_minutes"] = summary["p90_minutes"] = None
+        out[key] = summary
     return out
 
 
-def _per_rep(
-    in_period: QuerySet, base: QuerySet, moves: QuerySet, now: datetime, on_pg: bool
-) -> list[dict]:
-    rows = {row["owner_id"]: row for row in _grouped(in_period, "owner_id", now, on_pg)}
+def _per_rep(counts: list[dict], base: QuerySet, moves: QuerySet, now: datetime) -> list[dict]:
+    rows = _grouped(counts, "owner_id")
     overdue = dict(
         base.cold(now)
         .order_by()
@@ -315,7 +319,7 @@ def _per_rep(
         user.pk: (user.get_full_name() or user.get_username())
         for user in User.objects.filter(pk__in=user_ids)
     }
-    empty = _summarise({"received": 0, **{b.key: 0 for b in BUCKETS}})
+    empty = _summarise(dict.fromkeys(_COUNT_KEYS, 0))
     table = []
     for pk in ids:
         row = rows.get(pk) or {**empty, "owner_id": pk, "median_minutes": None, "p90_minutes": None}
@@ -328,8 +332,60 @@ def _per_rep(
     return table
 
 
-def _per_source(in_period: QuerySet, now: datetime, on_pg: bool) -> list[dict]:
-    return _grouped(in_period, "source", now, on_pg)
+def _per_source(counts: list[dict]) -> list[dict]:
+    rows = _grouped(counts, "source")
+    return [rows[key] for key in sorted(rows)]
+
+
+#: Overall, per owner and per source in one pass over the contacted leads;
+#: GROUPING(owner_id, source) tells which row is which (3: overall, 1: per owner, 2: per
+#: source), and both percentiles of a group share one sort. The delay is sorted as
+#: float8 seconds (a by-value sort, ~15% cheaper than intervals). ``OFFSET 0`` keeps
+#: the planner from reading the period in owner_id-index order for the first grouping
+#: (a random heap read per lead: 3.6 s instead of 1.4 s for a year of 1M leads); it
+#: scans the covering index and sorts instead.
+_PG_PERCENTILES = """
+SELECT GROUPING(owner_id, source), owner_id, source,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+FROM (
+    SELECT owner_id, source, date_part('epoch', first_contacted_at - received_at) AS seconds
+    FROM ({contacted}) AS contacted
+    OFFSET 0
+) AS delays
+GROUP BY GROUPING SETS ((), (owner_id), (source))
+"""
+
+
+def _pg_clock_percentiles(
+    in_period: QuerySet, overall: dict, reps: list[dict], sources: list[dict]
+) -> None:
+    """PostgreSQL: ``percentile_cont`` over the contacted leads, one grouping-sets query."""
+    contacted = (
+        in_period.filter(_CONTACTED)
+        .order_by()
+        .values_list("owner_id", "source", "received_at", "first_contacted_at")
+    )
+    try:
+        sql, params = contacted.query.get_compiler(using=contacted.db).as_sql()
+    except EmptyResultSet:  # e.g. Lead.objects.none(): nothing to measure
+        return
+    with connections[contacted.db].cursor() as cursor:
+        cursor.execute(_PG_PERCENTILES.format(contacted=sql), params)
+        rows = cursor.fetchall()
+    by_rep, by_source = {}, {}
+    for grouping, owner_id, source, median, p90 in rows:
+        figures = (_seconds_to_minutes(median), _seconds_to_minutes(p90))
+        if grouping == 3:
+            overall["clock"]["median_minutes"], overall["clock"]["p90_minutes"] = figures
+        elif grouping == 1:
+            by_rep[owner_id] = figures
+        else:
+            by_source[source] = figures
+    for row in reps:
+        row["median_minutes"], row["p90_minutes"] = by_rep.get(row["rep_id"], (None, None))
+    for row in sources:
+        row["median_minutes"], row["p90_minutes"] = by_source.get(row["source"], (None, None))
 
 
 def _python_clock_percentiles(
@@ -348,34 +404,65 @@ def _python_clock_percentiles(
     for values in delays.values():
         values.sort()
 
-    def fill(target: dict, key: tuple) -> tuple[float | None, float | None]:
+    def fill(key: tuple) -> tuple[float | None, float | None]:
         values = delays.get(key, [])
         return percentile(values, 0.5), percentile(values, 0.9)
 
-    overall["clock"]["median_minutes"], overall["clock"]["p90_minutes"] = fill(overall, ("all",))
+    overall["clock"]["median_minutes"], overall["clock"]["p90_minutes"] = fill(("all",))
     for row in reps:
-        row["median_minutes"], row["p90_minutes"] = fill(row, ("rep", row["rep_id"]))
+        row["median_minutes"], row["p90_minutes"] = fill(("rep", row["rep_id"]))
     for row in sources:
-        row["median_minutes"], row["p90_minutes"] = fill(row, ("source", row["source"]))
+        row["median_minutes"], row["p90_minutes"] = fill(("source", row["source"]))
 
 
-def _per_day(in_period: QuerySet, now: datetime, start: date, end: date) -> list[dict]:
+class _DayIndex(Func):
+    """PostgreSQL: ``width_bucket(ts, bounds)``, the 1-based day of the period a timestamp
+    falls in, by binary search over the local midnights (cheaper than converting every
+    row to the site time zone; the bounds carry the DST shifts)."""
+
+    output_field = IntegerField()
+
+    def __init__(self, expression, bounds: list[datetime]):
+        super().__init__(expression)
+        self.bounds = bounds
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"width_bucket({sql}, %s::timestamptz[])", (*params, self.bounds)
+
+
+def _per_day(
+    in_period: QuerySet, now: datetime, start: date, end: date, on_pg: bool = False
+) -> list[dict]:
     filters = _bucket_filters(now)
     decided = ~filters["pending"]
+    zone = site_zone()
+    ndays = (end - start).days + 1
+    if on_pg:
+        bounds = [
+            datetime.combine(start + timedelta(days=i), time(0), tzinfo=zone).astimezone(UTC)
+            for i in range(ndays + 1)
+        ]
+        day = _DayIndex("received_at", bounds)
+    else:
+        day = TruncDate("received_at", tzinfo=zone)
     rows = (
         in_period.order_by()
-        .annotate(day=TruncDate("received_at", tzinfo=site_zone()))
+        .annotate(day=day)
         .values("day")
         .annotate(
-            received=Count("pk"),
-            decided=Count("pk", filter=decided),
-            within_1h=Count("pk", filter=filters["5m"] | filters["1h"]),
+            received=Count(_ROW),
+            decided=Count(_ROW, filter=decided),
+            within_1h=Count(_ROW, filter=filters["5m"] | filters["1h"]),
         )
     )
-    by_day = {row["day"]: row for row in rows}
+    if on_pg:
+        by_day = {start + timedelta(days=row["day"] - 1): row for row in rows}
+    else:
+        by_day = {row["day"]: row for row in rows}
     days = []
-    day = start
-    while day <= end:
+    for i in range(ndays):
+        day = start + timedelta(days=i)
         row = by_day.get(day, {"received": 0, "decided": 0, "within_1h": 0})
         days.append(
             {
@@ -386,7 +473,6 @@ def _per_day(in_period: QuerySet, now: datetime, start: date, end: date) -> list
                 "within_1h_share": _share(row["within_1h"], row["decided"]),
             }
         )
-        day += timedelta(days=1)
     return days
 
 

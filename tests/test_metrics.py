@@ -1,7 +1,10 @@
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leadfollow import metrics
 from leadfollow.models import Assignment, Lead
@@ -390,7 +393,30 @@ class TestQueryCount:
     @pytest.mark.parametrize(("reps", "leads_per_rep"), [(1, 2), (12, 15)])
     def test_queries_do_not_grow(self, reps, leads_per_rep, django_assert_max_num_queries):
         self.build(reps, leads_per_rep)
-        with django_assert_max_num_queries(10):
+        # Counts (one pass for overall, reps and sources), clock percentiles, per day,
+        # business sample and calendars, overdue, moved away, rep names.
+        with django_assert_max_num_queries(8):
             r = report()
         assert r["received"] == reps * leads_per_rep
         assert len(r["reps"]) == reps
+
+    def test_period_queries_read_only_the_covering_index(self):
+        """Every query over the period reads columns of leadfollow_lead_report_idx only,
+        so on PostgreSQL they are index-only scans (COUNT(id) would fetch every row)."""
+        self.build(2, 6)
+        index = next(i for i in Lead._meta.indexes if i.name == "leadfollow_lead_report_idx")
+        covered = {Lead._meta.get_field(name).column for name in (*index.fields, *index.include)}
+        with CaptureQueriesContext(connection) as ctx:
+            report()
+        in_period = '"leadfollow_lead"."received_at" >='
+        period = [q["sql"] for q in ctx.captured_queries if in_period in q["sql"]]
+        assert len(period) >= 4  # counts, percentiles (or delays), days, business sample
+        for sql in period:
+            assert set(re.findall(r'"leadfollow_lead"\."(\w+)"', sql)) <= covered, sql
+
+    def test_nothing_visible(self):
+        self.build(1, 3)
+        r = report(leads=Lead.objects.none())
+        assert r["received"] == 0 and r["reps"] == [] and r["sources"] == []
+        assert r["clock"] == {"median_minutes": None, "p90_minutes": None}
+        assert r["business"]["measured"] == 0
