@@ -27,16 +27,56 @@ _PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
 _PHONE = re.compile(r"^\+?\d{5,20}$")
 
 
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Text:
+    """JSON bodies can put objects, lists, booleans or lone surrogates ("\\ud800") where
+    text belongs; refuse them here rather than store a repr or fail at INSERT."""
+
+    numbers_as_text = False
+
+    def to_python(self, value):
+        if self.numbers_as_text and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(_("Enter text."), code="not_text")
+        if value and not _storable(value):
+            raise ValidationError(_("Enter valid Unicode text."), code="invalid_text")
+        return super().to_python(value)
+
+
+class TextField(_Text, forms.CharField):
+    pass
+
+
+class IdentifierField(_Text, forms.CharField):
+    numbers_as_text = True  # ad platforms send numeric ids and phone numbers
+
+
+class TextEmailField(_Text, forms.EmailField):
+    pass
+
+
+class TextSlugField(_Text, forms.SlugField):
+    pass
+
+
 class LeadIntakeForm(forms.Form):
     """Validates and normalises what a lead's sender gave us."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
-    email = forms.EmailField(label=_("E-mail"), required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
-    company = forms.CharField(label=_("Company"), max_length=200, required=False)
-    message = forms.CharField(label=_("Message"), max_length=10_000, required=False)
-    source = forms.SlugField(label=_("Source"), max_length=64, required=False)
-    external_id = forms.CharField(label=_("External id"), max_length=128, required=False)
+    name = TextField(label=_("Name"), max_length=200)
+    email = TextEmailField(label=_("E-mail"), max_length=254, required=False)
+    phone = IdentifierField(label=_("Phone"), max_length=40, required=False)
+    company = TextField(label=_("Company"), max_length=200, required=False)
+    message = TextField(label=_("Message"), max_length=10_000, required=False)
+    source = TextSlugField(label=_("Source"), max_length=64, required=False)
+    external_id = IdentifierField(label=_("External id"), max_length=128, required=False)
     attributes = forms.JSONField(label=_("Attributes"), required=False)
 
     def clean_email(self) -> str:
@@ -64,6 +104,8 @@ class LeadIntakeForm(forms.Form):
             raise ValidationError(
                 _("Attributes must not contain NUL characters."), code="null_characters"
             )
+        if not _storable(encoded):
+            raise ValidationError(_("Attributes must be valid Unicode text."), code="invalid_text")
         size = len(encoded.encode())
         if size > lf_settings.MAX_ATTRIBUTES_BYTES:
             raise ValidationError(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from rest_framework.throttling import SimpleRateThrottle
 
 from leadfollow.conf import lf_settings
 from leadfollow.models import ApiKey
+
+logger = logging.getLogger(__name__)
 
 
 class SourceRateThrottle(SimpleRateThrottle):
@@ -14,6 +18,14 @@ class SourceRateThrottle(SimpleRateThrottle):
     read-then-write is not atomic, so real rate limiting belongs at the proxy."""
 
     scope = "leadfollow_intake"
+
+    def allow_request(self, request, view) -> bool:
+        # A lead matters more than a rate limit: with the cache down, let it in.
+        try:
+            return super().allow_request(request, view)
+        except Exception:
+            logger.exception("Intake throttle skipped: the cache is unavailable")
+            return True
 
     def get_rate(self) -> str | None:
         return lf_settings.API_INTAKE_THROTTLE_RATE

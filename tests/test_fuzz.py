@@ -1,0 +1,472 @@
+"""Bad input never makes a 5xx, and a rejected request stores nothing.
+
+Hypothesis drives the intake API, the rep's log-attempt form (page and API), the filters
+and the scoring-rule API with oversized fields, wrong types, invalid e-mails and phones,
+huge ``attributes``, unicode edge cases and SQL-looking strings. Bounded for CI
+(``LF_FUZZ_EXAMPLES``, default 60 per test); run with e.g. ``LF_FUZZ_EXAMPLES=1000`` for a
+thorough pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from leadfollow.models import (
+    Assignment,
+    ContactAttempt,
+    IdempotencyRecord,
+    Lead,
+    ScoringRule,
+    Submission,
+)
+from leadfollow.scoring import rescore_open_leads
+from tests.factories import LeadFactory, RepFactory, UserFactory, make_api_key
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES = int(os.environ.get("LF_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# --- strategies ------------------------------------------------------------------------
+
+SQLISH = [
+    "' OR 1=1 --",
+    "'; DROP TABLE leadfollow_lead; --",
+    '" OR ""="',
+    "1; SELECT pg_sleep(5)",
+    "%",
+    "_",
+    "\\",
+    "%' UNION SELECT password FROM auth_user --",
+    "$1",
+    "?",
+    "::text",
+    "$$ $$",
+]
+EDGE_TEXT = [
+    "",
+    " ",
+    "\u202eevil\u202c",  # right-to-left override
+    "\u05e9\u05dc\u05d5\u05dd",  # Hebrew
+    "😀" * 50,
+    "👩‍👩‍👧‍👦",
+    "e\u0301" * 30,  # combining accents
+    "\ufeff",
+    "\uffff",
+    "\u200b\u200d",
+    "a" * 201,
+    "a" * 10_001,
+    "<script>alert(1)</script>",
+    "null",
+    "0",
+    "-1",
+    "1e309",
+    *SQLISH,
+]
+# Valid Unicode only: lone surrogates are tested separately (below).
+UNICODE = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300
+) | st.sampled_from(EDGE_TEXT)
+SCALARS = st.one_of(
+    UNICODE,
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(UNICODE, inner, max_size=4),
+    max_leaves=12,
+)
+EMAILS = st.one_of(
+    st.emails(),
+    st.sampled_from(["not-an-email", "a@", "@b.de", "a@b", "a b@c.de", "a@b.de\x00", "é@ü.de"]),
+    UNICODE,
+)
+PHONES = st.one_of(
+    st.from_regex(r"\+?[0-9 ()\-/.]{0,30}", fullmatch=True),
+    st.sampled_from(["00 49 30 123456", "+", "123", "+" + "9" * 25, "phone", "١٢٣٤٥٦"]),
+    UNICODE,
+)
+FIELD = st.one_of(UNICODE, JSON_VALUES)
+
+
+@st.composite
+def intake_bodies(draw):
+    body = {}
+    for name, values in [
+        ("name", st.one_of(UNICODE, JSON_VALUES)),
+        ("email", st.one_of(EMAILS, JSON_VALUES)),
+        ("phone", st.one_of(PHONES, JSON_VALUES)),
+        ("company", FIELD),
+        ("message", FIELD),
+        ("external_id", FIELD),
+        ("attributes", st.one_of(JSON_VALUES, st.just({"blob": "x" * 20_000}))),
+    ]:
+        if draw(st.booleans()):
+            body[name] = draw(values)
+    extras = draw(st.dictionaries(UNICODE, JSON_VALUES, max_size=3))
+    return {**extras, **body}
+
+
+def counts() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (Lead, Submission, Assignment, ContactAttempt))
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def source_client(db):
+    RepFactory()
+    _, raw = make_api_key("ads")
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client
+
+
+def _no_throttle():
+    return override_settings(
+        LEADFOLLOW={"TIME_ZONE": "Europe/Berlin", "API_INTAKE_THROTTLE_RATE": None}
+    )
+
+
+# --- intake API --------------------------------------------------------------------------
+
+
+@FUZZ
+@given(body=intake_bodies(), idempotency_key=st.one_of(st.none(), st.text(max_size=300)))
+def test_intake_never_5xx_and_a_rejection_stores_nothing(source_client, body, idempotency_key):
+    headers = {}
+    if idempotency_key is not None and "\x00" not in idempotency_key:
+        headers["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
+    before = counts()
+    with _no_throttle():
+        response = source_client.post(
+            "/api/leads/", json.dumps(body), content_type="application/json", **headers
+        )
+    assert response.status_code < 500, (response.status_code, body)
+    if response.status_code >= 400:
+        assert counts() == before, body
+    else:
+        assert response.status_code in (200, 201)
+        lead = Lead.objects.get(pk=response.json()["id"])
+        assert lead.assignments.exists()  # every stored lead has its Assignment row
+
+
+@FUZZ
+@given(raw=st.binary(max_size=2000) | st.text(max_size=500).map(str.encode))
+def test_intake_with_garbage_bodies_never_5xx(source_client, raw):
+    before = counts()
+    with _no_throttle():
+        for content_type in ("application/json", "application/x-www-form-urlencoded"):
+            response = source_client.post("/api/leads/", raw, content_type=content_type)
+            assert response.status_code < 500, (content_type, raw)
+    if response.status_code >= 400:
+        assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "a string",
+        42,
+        None,
+        {"name": None, "email": None},
+        {"name": "Jo", "email": ["jo@example.com"]},
+        {"name": "Jo", "email": "jo@example.com", "attributes": "not json"},
+        {"name": "Jo", "email": "jo@example.com", "attributes": [1, 2]},
+        {"name": "Jo", "email": "jo@example.com", "attributes": {"k": "v" * 20_000}},
+        {"name": "Jo", "email": "jo@example.com", "attributes": {"k": "\x00"}},
+        {"name": "Jo\x00", "email": "jo@example.com"},
+        {"name": "Jo", "email": "jo@example.com", "big": "x" * 20_000},
+        {"name": "Jo", "email": "jo@example.com", "external_id": "x" * 129},
+        {"name": "Jo", "phone": "+" + "1" * 21},
+        {"name": "Jo"},
+    ],
+)
+def test_intake_rejects_malformed_bodies_with_400(source_client, body):
+    before = counts()
+    with _no_throttle():
+        response = source_client.post(
+            "/api/leads/", json.dumps(body), content_type="application/json"
+        )
+    assert response.status_code == 400, response.content
+    assert isinstance(response.json(), dict)
+    assert counts() == before
+
+
+@pytest.mark.parametrize("field", ["name", "company", "message", "external_id"])
+def test_intake_refuses_objects_as_text_fields(source_client, field):
+    body = {"name": "Jo", "email": "jo@example.com", field: {"first": "Jo"}}
+    with _no_throttle():
+        response = source_client.post(
+            "/api/leads/", json.dumps(body), content_type="application/json"
+        )
+    assert response.status_code == 400, response.content
+
+
+def test_intake_refuses_an_email_longer_than_the_column(source_client):
+    body = {"name": "Jo", "email": "a" * 250 + "@example.com"}
+    before = counts()
+    with _no_throttle():
+        response = source_client.post(
+            "/api/leads/", json.dumps(body), content_type="application/json"
+        )
+    assert response.status_code == 400, response.content
+    assert counts() == before
+
+
+def test_a_rejected_body_stores_no_lead_even_with_an_idempotency_key(source_client):
+    before = Lead.objects.count()
+    for _ in range(2):
+        response = source_client.post(
+            "/api/leads/",
+            json.dumps({"name": "Jo"}),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="k-1",
+        )
+        assert response.status_code == 400
+    assert Lead.objects.count() == before
+    # The 400 itself may be remembered (a retry gets the same answer), nothing else.
+    assert IdempotencyRecord.objects.filter(key="k-1").count() <= 1
+
+
+# Lone UTF-16 surrogates arrive through JSON escapes ("\ud800") and cannot be encoded as
+# UTF-8, so the database driver raises UnicodeEncodeError at INSERT time.
+SURROGATE = "a\ud800b"
+
+
+@pytest.mark.parametrize("field", ["name", "company", "message", "external_id", "utm_source"])
+def test_intake_lone_surrogate_is_a_400(source_client, field):
+    body = {"name": "Jo", "email": "jo@example.com", field: SURROGATE}
+    before = counts()
+    response = source_client.post("/api/leads/", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert counts() == before
+
+
+# --- the rep's log-attempt form and API ----------------------------------------------------
+
+
+@pytest.fixture
+def rep_with_lead(db):
+    rep = RepFactory()
+    now = timezone.now()
+    lead = LeadFactory(owner=rep.user, assigned_at=now, first_response_due=now + timedelta(hours=1))
+    return rep, lead
+
+
+FORM_VALUES = st.one_of(
+    UNICODE.filter(lambda s: "\x00" not in s),
+    st.sampled_from(["call", "email", "connected", "no_answer", "2099-01-01T10:00", "1999-01-01"]),
+    st.datetimes().map(lambda d: d.isoformat()),
+)
+
+
+@FUZZ
+@given(
+    channel=FORM_VALUES,
+    outcome=FORM_VALUES,
+    note=st.one_of(FORM_VALUES, st.just("n" * 2001)),
+    follow_up=FORM_VALUES,
+)
+def test_log_attempt_form_never_5xx(rep_with_lead, channel, outcome, note, follow_up):
+    rep, lead = rep_with_lead
+    client = Client(raise_request_exception=False)
+    client.force_login(rep.user)
+    before = counts()
+    response = client.post(
+        reverse("leadfollow:log_attempt", args=[lead.pk]),
+        {
+            "attempt-channel": channel,
+            "attempt-outcome": outcome,
+            "attempt-note": note,
+            "attempt-next_follow_up_at": follow_up,
+        },
+    )
+    assert response.status_code in (200, 302), response.status_code
+    if response.status_code == 200:  # the form came back with errors
+        assert counts() == before
+
+
+@FUZZ
+@given(
+    body=st.dictionaries(
+        st.sampled_from(["channel", "outcome", "note", "next_follow_up_at", "attempted_at", "x"]),
+        JSON_VALUES,
+        max_size=6,
+    )
+)
+def test_log_attempt_api_never_5xx(rep_with_lead, body):
+    rep, lead = rep_with_lead
+    client = APIClient(raise_request_exception=False)
+    client.force_login(rep.user)
+    before = counts()
+    response = client.post(
+        f"/api/leads/{lead.pk}/attempts/", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code < 500, (response.status_code, body)
+    if response.status_code >= 400:
+        assert counts() == before
+
+
+def test_log_attempt_api_lone_surrogate_is_a_400(rep_with_lead):
+    rep, lead = rep_with_lead
+    client = APIClient(raise_request_exception=False)
+    client.force_login(rep.user)
+    body = {"channel": "call", "outcome": "connected", "note": SURROGATE}
+    response = client.post(
+        f"/api/leads/{lead.pk}/attempts/", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert not ContactAttempt.objects.exists()
+
+
+# --- filters -----------------------------------------------------------------------------
+
+FILTER_NAMES = [
+    "status",
+    "source",
+    "owner",
+    "unassigned",
+    "overdue",
+    "cold",
+    "follow_up_due",
+    "q",
+    "received_after",
+    "received_before",
+    "score_min",
+    "score_max",
+    "ordering",
+    "page",
+    "page_size",
+    "rep",
+    "tab",
+    "lead",
+    "to_rep",
+    "reason",
+    "start",
+    "end",
+]
+FILTER_VALUES = st.one_of(
+    st.sampled_from(SQLISH),
+    st.sampled_from(["true", "false", "-1", "0", "9" * 30, "2026-13-45", "1e999", "NaN", "all"]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=80),
+)  # fmt: skip
+
+
+@pytest.fixture
+def manager_client(db):
+    user = UserFactory(username="fuzzmanager", is_staff=True, is_superuser=True)
+    RepFactory(user=user)
+    LeadFactory(owner=user, name="O'Brien %_ \\")
+    client = APIClient(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+@FUZZ
+@given(params=st.dictionaries(st.sampled_from(FILTER_NAMES), FILTER_VALUES, max_size=5))
+def test_filters_never_5xx(manager_client, params):
+    for url in (
+        "/api/leads/",
+        "/api/assignments/",
+        "/api/metrics/",
+        reverse("leadfollow:queue"),
+        reverse("admin:leadfollow_lead_changelist"),
+    ):
+        response = manager_client.get(url, params)
+        assert response.status_code < 500, (url, params, response.status_code)
+
+
+def test_metrics_refuses_a_rep_id_beyond_bigint(manager_client):
+    response = manager_client.get("/api/metrics/", {"rep": "9" * 30})
+    assert response.status_code == 400
+
+
+def test_sql_looking_search_matches_literally(manager_client):
+    assert Lead.objects.count() == 1
+    name = Lead.objects.get().name
+    for term in SQLISH:
+        response = manager_client.get("/api/leads/", {"q": term})
+        assert response.status_code == 200
+        # Wildcards and quotes are matched as themselves: only a literal substring finds it.
+        expected = int(all(word in name for word in term.split()))
+        assert response.json()["count"] == expected, term
+    assert manager_client.get("/api/leads/", {"q": "O'Brien"}).json()["count"] == 1
+    assert manager_client.get("/api/leads/", {"q": "%_"}).json()["count"] == 1
+    assert Lead.objects.count() == 1  # nothing was dropped
+
+
+# --- scoring rules -----------------------------------------------------------------------
+
+
+@FUZZ
+@given(
+    field_path=st.one_of(
+        st.sampled_from(["source", "company", "attributes.size", "attributes.x'y", "email"]),
+        st.sampled_from(SQLISH),
+        FILTER_VALUES,
+    ),
+    operator=st.one_of(
+        st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "exists"]),
+        FILTER_VALUES,
+    ),
+    value=st.one_of(st.sampled_from(SQLISH), JSON_VALUES),
+    points=st.one_of(st.integers(-(2**40), 2**40), JSON_VALUES),
+)
+def test_scoring_rule_api_never_5xx_and_rules_stay_usable(
+    manager_client, field_path, operator, value, points
+):
+    before = ScoringRule.objects.count()
+    body = {
+        "name": "fuzz",
+        "field_path": field_path,
+        "operator": operator,
+        "value": value,
+        "points": points,
+    }
+    response = manager_client.post(
+        "/api/scoring-rules/", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code < 500, (response.status_code, body)
+    if response.status_code >= 400:
+        assert ScoringRule.objects.count() == before
+        return
+    # An accepted rule must be evaluable in Python and in SQL.
+    rescore_open_leads()
+    manager_client.get("/api/leads/")
+    ScoringRule.objects.filter(pk=response.json()["id"]).delete()
+
+
+def test_manager_permission_is_what_the_scoring_api_checks(db):
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="manage_leads"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.get("/api/scoring-rules/").status_code == 200
