@@ -654,30 +654,22 @@ def iter_rows(report: dict) -> Iterable[list]:
         business["median_minutes"],
         business["p90_minutes"],
     ]
-    for row in report["reps"]:
-        yield [
-            "rep",
-            row["name"],
-            row["received"],
-            row["decided"],
-            row["within_1h"],
-            row["within_1h_share"],
-            None,
-            row["median_minutes"],
-            row["p90_minutes"],
-        ]
-    for row in report["sources"]:
-        yield [
-            "source",
-            row["source"],
-            row["received"],
-            row["decided"],
-            row["within_1h"],
-            row["within_1h_share"],
-            None,
-            row["median_minutes"],
-            row["p90_minutes"],
-        ]
+    for kind, rows, label in (
+        ("rep", report["reps"], "name"),
+        ("source", report["sources"], "source"),
+    ):
+        for row in rows:
+            yield [
+                kind,
+                row[label],
+                row["received"],
+                row["decided"],
+                row["within_1h"],
+                row["within_1h_share"],
+                None,
+                row["median_minutes"],
+                row["p90_minutes"],
+            ]
     for row in report["days"]:
         yield [
             "day",
