@@ -33,7 +33,6 @@ from rest_framework.test import APIClient
 from leadfollow import signals
 from leadfollow.models import Assignment, AssignmentReason, Lead
 from leadfollow.sweep import reassign_overdue
-from tests.conftest import ON_POSTGRES
 from tests.factories import LeadFactory, RepFactory, make_api_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,7 +339,6 @@ def test_sigkill_of_a_cluster_mid_sweep_then_restart_moves_each_lead_exactly_onc
     assert leads_without_assignment() == 0
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="SQLite-only check of the invariant helper")
 @pytest.mark.django_db
 def test_invariant_helper_finds_a_lead_without_assignment():
     LeadFactory()
