@@ -483,9 +483,10 @@ def _work_lead(
     follow_up = None
     if status == LeadStatus.WORKING and rng.random() < 0.7:
         follow_up = _in_hours(rng, times[-1] + rng.uniform(1, 6) * DAY, calendar)
-        if follow_up < now - 2 * DAY:
+        if follow_up < now - 4 * DAY:
             # A few recent misses are believable; weeks-old ones would greet the demo with
             # dozens of reminder mails from the sweep. Older leads were rescheduled instead.
+            # Four days, not two: on a Monday morning the last two days were a weekend.
             follow_up = _in_hours(rng, now + rng.uniform(0.5, 10) * DAY, calendar)
     for number, ((channel, outcome), at) in enumerate(zip(touches, times, strict=True), 1):
         note = rng.choice(NOTES[outcome]) if outcome in NOTES and rng.random() < 0.6 else ""

@@ -36,6 +36,21 @@ def browser():
     driver.quit()
 
 
+def click_and_wait(driver, element, timeout: float = 10) -> None:
+    """Click something that loads a new page, and return once that page has replaced the old
+    one and finished loading. ``current_url``, ``title`` and element lookups read right after
+    a bare ``.click()`` may still see the old page; ``implicitly_wait`` never waits for that."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait = WebDriverWait(driver, timeout)
+    wait.until(ec.staleness_of(old_page))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def screenshot(driver, name: str, width: int | None = None) -> Path:
     """Save the whole page (not just the viewport), optionally at a phone's width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

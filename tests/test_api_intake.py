@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-from django.core.cache import cache
 from django.core.signals import got_request_exception
 from django.db import connection
 from django.test import override_settings
@@ -22,13 +21,6 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/leads/"
 JO = {"name": "Jo Meyer", "email": "jo@example.com", "phone": "+49 30 1234567"}
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

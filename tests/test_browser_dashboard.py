@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from leadfollow import metrics
 from leadfollow.models import Assignment, Lead
-from tests.browser import PASSWORD, screenshot
+from tests.browser import PASSWORD, click_and_wait, screenshot
 from tests.factories import LeadFactory, RepFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,12 +58,12 @@ def test_manager_reads_the_dashboard_and_reassigns_cold_leads(live_server, brows
     browser.get(live_server.url + reverse("admin:login"))
     browser.find_element(By.NAME, "username").send_keys("morgan")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
     browser.find_element(By.ID, "user-tools")  # logged in
 
     # From the app page to the dashboard, as a manager would click.
     browser.get(live_server.url + reverse("admin:app_list", args=["leadfollow"]))
-    browser.find_element(By.CSS_SELECTOR, "#leadfollow-dashboard-link a").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#leadfollow-dashboard-link a"))
     assert "Cold leads and response times" in browser.title
 
     def shown(element_id: str) -> str:
@@ -91,7 +91,7 @@ def test_manager_reads_the_dashboard_and_reassigns_cold_leads(live_server, brows
     assert path.stat().st_size > 10_000
 
     # Bulk reassign on the cold-lead changelist.
-    browser.find_element(By.LINK_TEXT, "All cold leads, with bulk actions").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "All cold leads, with bulk actions"))
     boxes = browser.find_elements(By.CSS_SELECTOR, "input.action-select")
     assert boxes, "the changelist should list the cold leads"
     chosen = [int(box.get_attribute("value")) for box in boxes[:2]]
@@ -99,7 +99,7 @@ def test_manager_reads_the_dashboard_and_reassigns_cold_leads(live_server, brows
     for box in boxes[:2]:
         box.click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("reassign_to_next")
-    browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "button[name=index]"))
     message = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li").text
     assert "Reassigned" in message or "left as" in message
     screenshot(browser, "dashboard-cold-list.png")

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.browser import PASSWORD, screenshot
+from tests.browser import PASSWORD, click_and_wait, screenshot
 from tests.factories import LeadFactory, RepFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,7 +57,9 @@ def test_rep_calls_the_most_urgent_lead_and_it_leaves_the_overdue_list(live_serv
     assert "/accounts/login/" in browser.current_url
     browser.find_element(By.ID, "id_username").send_keys("rita")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.lf-form button[type=submit]").click()
+    click_and_wait(
+        browser, browser.find_element(By.CSS_SELECTOR, "form.lf-form button[type=submit]")
+    )
 
     assert browser.current_url == queue_url
     assert queue_names(browser) == ["Cold Carla", "Soon Sami", "Later Lars"]
@@ -86,13 +88,15 @@ def test_rep_calls_the_most_urgent_lead_and_it_leaves_the_overdue_list(live_serv
     browser.get(queue_url + "?overdue=true")
     assert queue_names(browser) == ["Cold Carla"]
     screenshot(browser, "queue-filtered.png")
-    browser.find_element(By.LINK_TEXT, "Cold Carla").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Cold Carla"))
     assert browser.current_url == live_server.url + reverse("leadfollow:lead", args=[cold.pk])
 
     Select(browser.find_element(By.ID, "id_attempt-channel")).select_by_value("call")
     Select(browser.find_element(By.ID, "id_attempt-outcome")).select_by_value("connected")
     browser.find_element(By.ID, "id_attempt-note").send_keys("Spoke to Carla, sending a quote.")
-    browser.find_element(By.CSS_SELECTOR, "#lf-attempt-form button[type=submit]").click()
+    click_and_wait(
+        browser, browser.find_element(By.CSS_SELECTOR, "#lf-attempt-form button[type=submit]")
+    )
 
     message = browser.find_element(By.CSS_SELECTOR, ".lf-message-success")
     assert message.text == "Contact attempt logged."

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q
 from django.test import override_settings
@@ -43,13 +42,6 @@ JO = {"name": "Jo Meyer", "email": "jo@example.com"}
 def leads_without_assignment() -> int:
     """The invariant: every lead has at least one Assignment row."""
     return Lead.objects.filter(assignments__isnull=True).count()
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
