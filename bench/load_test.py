@@ -186,7 +186,7 @@ class Reps(threading.Thread):
     def run(self) -> None:
         from django.db import connection
 
-        from leadfollow import lead_actions
+        from leadfollow import ownership
         from leadfollow.models import Lead
 
         outcomes = ["connected", "no_answer", "voicemail", "call_back", "meeting_booked"]
@@ -200,7 +200,7 @@ class Reps(threading.Thread):
             )
             for lead in leads:
                 try:
-                    lead_actions.log_attempt(
+                    ownership.log_attempt(
                         lead, rep=lead.owner, channel="call", outcome=random.choice(outcomes)
                     )
                     self.logged += 1

@@ -21,7 +21,6 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from leadfollow.attempts import record_attempt
 from leadfollow.businesshours import BusinessCalendar, add_business_minutes, is_open, next_opening
 from leadfollow.calendars import rep_calendar
 from leadfollow.intake import create_lead
@@ -36,6 +35,7 @@ from leadfollow.models import (
     RepProfile,
     ScoringRule,
 )
+from leadfollow.ownership import OUTCOME_STATUS, record_attempt, set_status
 
 DEFAULT_SEED = 2026
 DEFAULT_LEADS = 300
@@ -495,7 +495,7 @@ def _work_lead(
             next_follow_up_at=follow_up if number == len(touches) else None,
         )  # fmt: skip
     if status != LeadStatus.WORKING:
-        Lead.objects.filter(pk=lead.pk).update(status=status)
+        set_status(lead, status)
 
 
 def _touches(rng: random.Random, *, has_phone: bool) -> list[tuple[str, str]]:
@@ -540,7 +540,9 @@ def _in_hours(rng: random.Random, at: datetime, calendar: BusinessCalendar) -> d
 
 
 def _final_status(rng: random.Random, outcome: str, age: timedelta) -> str:
-    if outcome in (Outcome.NOT_INTERESTED, Outcome.BAD_NUMBER):
+    if outcome in OUTCOME_STATUS:  # the outcomes that close a lead everywhere
+        return OUTCOME_STATUS[outcome]
+    if outcome == Outcome.BAD_NUMBER:
         return LeadStatus.DISQUALIFIED
     if rng.random() < WON_CHANCE.get(outcome, 0):
         return LeadStatus.QUALIFIED

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 
 from leadfollow.models import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus
+from leadfollow.people import user_zone
 
 
 class UtcDateTimeField(IsoDateTimeField):
@@ -46,15 +47,6 @@ class IdFilter(filters.Filter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)  # larger ids overflow bigint on PostgreSQL
         super().__init__(*args, **kwargs)
-
-
-def user_zone(user) -> ZoneInfo:
-    """The time zone "today" means for ``user``: their rep profile's if set, else the active
-    one (the site's ``TIME_ZONE`` unless the site activates another)."""
-    profile = getattr(user, "leadfollow_rep", None) if user is not None else None
-    if profile is not None and profile.timezone:
-        return ZoneInfo(profile.timezone)
-    return timezone.get_current_timezone()
 
 
 def end_of_day(now: datetime, zone: ZoneInfo) -> datetime:

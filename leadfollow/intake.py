@@ -16,11 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from leadfollow import signals
+from leadfollow import ownership, signals
 from leadfollow.conf import lf_settings
-from leadfollow.models import AssignmentReason, Lead, Submission
+from leadfollow.models import Lead, Submission
 from leadfollow.notifications import first_touch_on_commit
-from leadfollow.routing import assign, pick_rep
 from leadfollow.scoring import score_lead
 
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
@@ -167,9 +166,7 @@ def create_lead(
             # constraint, not while holding rep locks.
             lead.save()
             signals.lead_received.send(sender=Lead, lead=lead, created=True)
-            assign(
-                lead, pick_rep(now, lead=lead), reason=AssignmentReason.INTAKE, now=now, actor=actor
-            )
+            ownership.assign_at_intake(lead, now=now, actor=actor)
             first_touch_on_commit(lead)
     except IntegrityError:
         existing = _existing_by_external_id(cleaned)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
@@ -25,7 +23,10 @@ from django.utils import timezone
 
 from leadfollow import signals
 from leadfollow.conf import lf_settings
+from leadfollow.jobs import enqueue_on_commit
 from leadfollow.models import Assignment, Channel, ContactAttempt, Lead, Outcome, Reminder
+from leadfollow.ownership import record_attempt
+from leadfollow.people import managers, user_zone
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +73,7 @@ def _claim(model, pk: int) -> bool:
     )
 
 
-def user_zone(user) -> ZoneInfo:
-    """The rep's own time zone (``RepProfile.timezone``), else ``LEADFOLLOW["TIME_ZONE"]``."""
-    profile = getattr(user, "leadfollow_rep", None) if user is not None else None
-    if profile is not None:
-        return profile.zone
-    return ZoneInfo(lf_settings.TIME_ZONE)
-
-
-def _deadline(at: datetime | None, zone: ZoneInfo) -> dict:
+def _deadline(at: datetime | None, zone) -> dict:
     # The templates format with |timezone:zone (the date filter alone would use the
     # current time zone, i.e. settings.TIME_ZONE).
     return {"due": at, "zone": zone.key}
@@ -114,18 +107,17 @@ def notify_assignment(assignment_id: int) -> bool:
     return sent
 
 
-def managers():
-    """Active users holding ``leadfollow.manage_leads`` (directly or by group) or
-    belonging to ``LEADFOLLOW["MANAGER_GROUP"]``. Superusers only if they match too."""
-    permission = Permission.objects.filter(
-        content_type__app_label="leadfollow", codename="manage_leads"
-    ).first()
-    condition = Q(pk__in=[])
-    if permission is not None:
-        condition |= Q(user_permissions=permission) | Q(groups__permissions=permission)
+def escalation_recipients():
+    """The managers (``leadfollow.people.managers``) and ``LEADFOLLOW["MANAGER_GROUP"]``."""
+    recipients = managers()
     if lf_settings.MANAGER_GROUP:
-        condition |= Q(groups__name=lf_settings.MANAGER_GROUP)
-    return get_user_model().objects.filter(condition, is_active=True).distinct()
+        group = get_user_model().objects.filter(
+            groups__name=lf_settings.MANAGER_GROUP, is_active=True
+        )
+        recipients = get_user_model().objects.filter(
+            Q(pk__in=recipients.values("pk")) | Q(pk__in=group.values("pk"))
+        )
+    return recipients
 
 
 def notify_escalation(assignment_id: int) -> bool:
@@ -133,14 +125,16 @@ def notify_escalation(assignment_id: int) -> bool:
     with transaction.atomic():
         if not _claim(Assignment, assignment_id):
             return False
-        assignment = Assignment.objects.select_related("lead", "to_rep").get(pk=assignment_id)
+        assignment = Assignment.objects.select_related("lead", "from_rep").get(pk=assignment_id)
         context = {
             "assignment": assignment,
             "lead": assignment.lead,
-            "rep": assignment.to_rep,
+            # The rep who held it when it was escalated (the lead itself now has none).
+            "rep": assignment.from_rep,
             **_deadline(assignment.first_response_due, user_zone(None)),
         }
-        return _send("lead_escalated", context, [user.email for user in managers()])
+        recipients = escalation_recipients()
+        return _send("lead_escalated", context, [user.email for user in recipients])
 
 
 def notify_reminder(reminder_id: int) -> bool:
@@ -174,10 +168,7 @@ def first_touch_on_commit(lead: Lead) -> None:
     """
     if not (lf_settings.FIRST_TOUCH_EMAIL and lead.email):
         return
-    from leadfollow.tasks import enqueue
-
-    lead_id = lead.pk
-    transaction.on_commit(lambda: enqueue("send_first_touch", lead_id), robust=True)
+    enqueue_on_commit("send_first_touch", lead.pk)
 
 
 def send_first_touch(lead_id: int) -> bool:
@@ -188,8 +179,6 @@ def send_first_touch(lead_id: int) -> bool:
     attempt is also the ledger: it is looked for under a row lock on the lead, so two
     deliveries of the task send one e-mail. Returns whether an e-mail was sent.
     """
-    from leadfollow.attempts import record_attempt
-
     with transaction.atomic():
         lead = (
             Lead.objects.select_for_update(of=("self",))

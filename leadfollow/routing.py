@@ -1,4 +1,6 @@
-"""Who takes a lead: available reps, a pluggable strategy, routing rules, and assign()."""
+"""Who may take a lead now: available reps, a pluggable strategy, routing rules.
+
+Reads only (and holds row locks): ``leadfollow.ownership`` writes the result."""
 
 from __future__ import annotations
 
@@ -7,15 +9,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
-from leadfollow import signals
-from leadfollow.businesshours import add_business_minutes, is_open, next_opening
-from leadfollow.calendars import rep_calendar, site_calendar
+from leadfollow.businesshours import is_open, next_opening
+from leadfollow.calendars import rep_calendar
 from leadfollow.conf import lf_settings
-from leadfollow.models import Assignment, Lead, RepProfile, RoutingRule
+from leadfollow.models import Absence, Lead, RepProfile, RoutingRule
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ class RepPool:
     pool adds the leads it hands out and takes back the ones it moves away. Leads
     contacted meanwhile only make a load lower than counted (never overfilling).
 
-    The strategy's state lives on the profiles, which ``assign()`` updates in memory too
+    The strategy's state lives on the profiles, which ``ownership`` updates in memory too
     (``last_assigned_at``, ``routing_pass``). Build the pool after the locks and use it in
     the same transaction only.
     """
@@ -255,7 +258,7 @@ class RepPool:
         """What ``pick_rep(now, exclude_user_ids=…, lead=lead)`` would choose now.
 
         The chosen rep's slot is taken at once and the lead's current owner's freed: the
-        caller must give ``lead`` to the result (``assign()``) in this transaction.
+        caller must give ``lead`` to the result (``ownership.move()``) in this transaction.
         """
         rule = self.matching_rule(lead)
         if rule is None:
@@ -276,61 +279,47 @@ class RepPool:
             self._reps[rep_pk] = replace(rep, open_load=max(rep.open_load + delta, 0))
 
 
-def _record_pick(candidate: Candidate, now: datetime) -> None:
-    changes: dict = {"last_assigned_at": now}
-    if candidate.routing_pass is not None:
-        changes["routing_pass"] = candidate.routing_pass
-    RepProfile.objects.filter(pk=candidate.profile.pk).update(**changes)
-    for name, value in changes.items():
-        setattr(candidate.profile, name, value)
-
-
-def assign(
-    lead: Lead,
-    candidate: Candidate | None,
-    *,
-    reason: str,
-    now: datetime,
-    actor=None,
-    sla: int | None = None,
-) -> Assignment:
-    """Give ``lead`` to the candidate's rep (or to nobody), set its deadline, write history.
-
-    Also saves ``reassignment_count``, so callers that move a lead bump it in memory first.
-    """
-    if sla is None:
-        sla = sla_minutes(lead)
-    previous_owner_id = lead.owner_id
-    if candidate is None:
-        lead.owner = None
-        lead.first_response_due = add_business_minutes(now, sla, site_calendar())
-    else:
-        lead.owner = candidate.profile.user
-        lead.first_response_due = add_business_minutes(now, sla, rep_calendar(candidate.profile))
-        _record_pick(candidate, now)
-    lead.assigned_at = now
-    lead.save(
-        update_fields=[
-            "owner",
-            "first_response_due",
-            "assigned_at",
-            "reassignment_count",
-            "updated_at",
-        ]
+def open_loads(user_ids: Collection | None = None) -> dict[int, int]:
+    """Open, uncontacted leads held per owner's user id, counted from the leads' side."""
+    leads = Lead.objects.open().uncontacted().filter(owner__isnull=False)
+    if user_ids is not None:
+        leads = leads.filter(owner_id__in=user_ids)
+    return dict(
+        leads.order_by().values("owner_id").annotate(n=Count("id")).values_list("owner_id", "n")
     )
-    assignment = Assignment.objects.create(
-        lead=lead,
-        from_rep_id=previous_owner_id,
-        to_rep=lead.owner,
-        reason=reason,
-        actor=actor,
-        created_at=now,
-        first_response_due=lead.first_response_due,
-    )
-    signals.lead_assigned.send(sender=Lead, lead=lead, assignment=assignment)
-    if lead.owner_id and lf_settings.NOTIFY_ON_ASSIGNMENT:
-        from leadfollow.tasks import enqueue
 
-        assignment_id = assignment.pk
-        transaction.on_commit(lambda: enqueue("notify_assignment", assignment_id), robust=True)
-    return assignment
+
+def unavailability(profile: RepProfile, now: datetime, *, load: int | None = None) -> list[str]:
+    """Why the rep cannot take a lead now, in words for a manager (empty: they can).
+
+    ``load`` is their open uncontacted leads when the caller counted them already."""
+    reasons = []
+    if not profile.user.is_active:
+        reasons.append(gettext("account inactive"))
+    if not profile.accepting_leads:
+        reasons.append(gettext("not accepting leads"))
+    absence = (
+        Absence.objects.filter(rep=profile, starts_at__lte=now, ends_at__gt=now)
+        .order_by("-ends_at")
+        .first()
+    )
+    if absence is not None:
+        until = date_format(timezone.localtime(absence.ends_at, profile.zone), "DATETIME_FORMAT")
+        reasons.append(gettext("absent until %(until)s") % {"until": until})
+    calendar = rep_calendar(profile)
+    if not is_open(now, calendar):
+        opens = next_opening(now, calendar)
+        reasons.append(
+            gettext("outside working hours (next from %(at)s)")
+            % {"at": date_format(timezone.localtime(opens, profile.zone), "DATETIME_FORMAT")}
+            if opens
+            else gettext("no working hours")
+        )
+    if load is None:
+        load = open_loads([profile.user_id]).get(profile.user_id, 0)
+    if load >= profile.effective_capacity:
+        reasons.append(
+            gettext("full (%(load)s of %(capacity)s)")
+            % {"load": load, "capacity": profile.effective_capacity}
+        )
+    return reasons

@@ -641,7 +641,7 @@ def urgency_expression(now: datetime, *, deadline=None):
 
 
 def _enqueue_rescore() -> None:
-    from leadfollow.tasks import enqueue
+    from leadfollow.jobs import enqueue
 
     enqueue("rescore_open_leads")
 

@@ -9,7 +9,6 @@ doing it twice. SQLite ignores the locks, and needs none: it has a single writer
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -18,10 +17,11 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from leadfollow import signals
+from leadfollow import ownership
 from leadfollow.businesshours import business_minutes_between
 from leadfollow.calendars import rep_calendar
 from leadfollow.conf import lf_settings
+from leadfollow.jobs import enqueue_on_commit
 from leadfollow.models import (
     Assignment,
     AssignmentReason,
@@ -31,7 +31,7 @@ from leadfollow.models import (
     RepProfile,
 )
 from leadfollow.models.lead import OPEN_STATUSES
-from leadfollow.routing import Candidate, RepPool, assign, candidates
+from leadfollow.routing import Candidate, RepPool, candidates
 
 
 @dataclass
@@ -97,25 +97,7 @@ def _after(order: Sequence[str], key: tuple) -> Q:
     return condition
 
 
-def _enqueue_on_commit(task: str, object_id: int) -> None:
-    from leadfollow.tasks import enqueue
-
-    # Ids only: task payloads are stored unencrypted. robust: a broker outage must not
-    # undo the reassignment; the ledger rows keep their notified_at empty, and a later
-    # pass queues them again (renotify_lost).
-    transaction.on_commit(lambda: enqueue(task, object_id), robust=True)
-
-
 # --- moving leads ---------------------------------------------------------------------------
-
-
-def _missed_by(lead_ids: list[int]) -> dict[int, list[int | None]]:
-    """Per lead, the reps it was taken from after a missed deadline (one entry per miss)."""
-    missed: dict[int, list[int | None]] = defaultdict(list)
-    breaches = Assignment.objects.filter(lead_id__in=lead_ids, reason=AssignmentReason.SLA_BREACH)
-    for lead_id, rep_id in breaches.values_list("lead_id", "from_rep_id"):
-        missed[lead_id].append(rep_id)
-    return missed
 
 
 def _lock_reps(now: datetime) -> RepPool:
@@ -131,18 +113,15 @@ def _lock_reps(now: datetime) -> RepPool:
     return RepPool.load(now)
 
 
-def _next_rep(pool: RepPool, lead: Lead, avoid: set[int]) -> Candidate | None:
-    """Someone not in ``avoid``; failing that anyone but an unavailable owner."""
-    return pool.pick(lead, exclude_user_ids=avoid) or pool.pick(lead)
-
-
-def _move(lead: Lead, candidate: Candidate, now: datetime, reason: str) -> Assignment:
-    sla = lf_settings.REASSIGNMENT_SLA_MINUTES if lead.owner_id else None
+def _next_rep(pool: RepPool, lead: Lead, missed: list, handed_back: set) -> Candidate | None:
+    """Someone who neither missed nor handed back the lead; failing that, a rep who missed
+    it before but is not its owner now. Never one who handed it back."""
+    avoid = {*missed, *handed_back}
     if lead.owner_id:
-        lead.reassignment_count += 1
-    assignment = assign(lead, candidate, reason=reason, now=now, sla=sla)
-    signals.lead_reassigned.send(sender=Lead, lead=lead, assignment=assignment)
-    return assignment
+        avoid.add(lead.owner_id)
+    return pool.pick(lead, exclude_user_ids=avoid) or pool.pick(
+        lead, exclude_user_ids={*handed_back, *([lead.owner_id] if lead.owner_id else [])}
+    )
 
 
 def move_breached(now: datetime) -> tuple[int, int]:
@@ -151,51 +130,32 @@ def move_breached(now: datetime) -> tuple[int, int]:
 
     def handle(batch: list[Lead]) -> int:
         pool = _lock_reps(now)
-        missed = _missed_by([lead.pk for lead in batch])
+        missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
         for lead in batch:
-            outcome = _handle_breach(pool, lead, now, missed[lead.pk])
+            outcome = _handle_breach(pool, lead, now, missed[lead.pk], handed_back[lead.pk])
             counts[outcome] += 1
         return len(batch)
 
-    queryset = Lead.objects.cold(now).filter(escalated_at__isnull=True)
+    queryset = Lead.objects.cold(now)
     _in_batches(queryset, ("first_response_due", "pk"), handle)
     return counts["reassigned"], counts["escalated"]
 
 
 def _handle_breach(
-    pool: RepPool, lead: Lead, now: datetime, earlier_misses: list[int | None]
+    pool: RepPool, lead: Lead, now: datetime, earlier_misses: list, handed_back: set
 ) -> str:
-    if len(earlier_misses) + 1 >= lf_settings.MAX_MISSES:
-        escalate(lead, now)
+    # A miss by nobody (an unowned lead nobody could take) is no rep's miss.
+    misses = len(earlier_misses) + (1 if lead.owner_id else 0)
+    if misses >= lf_settings.MAX_MISSES:
+        ownership.escalate(lead, now=now)
         return "escalated"
-    avoid = {rep_id for rep_id in [*earlier_misses, lead.owner_id] if rep_id}
-    candidate = _next_rep(pool, lead, avoid)
+    candidate = _next_rep(pool, lead, earlier_misses, handed_back)
     if candidate is None:
         # Nobody at all can take it (all full, absent or not accepting): people must act.
-        escalate(lead, now)
+        ownership.escalate(lead, now=now)
         return "escalated"
-    _move(lead, candidate, now, AssignmentReason.SLA_BREACH)
+    ownership.move(lead, candidate, reason=AssignmentReason.SLA_BREACH, now=now)
     return "reassigned"
-
-
-def escalate(lead: Lead, now: datetime, *, actor=None) -> Assignment:
-    """Stop bouncing the lead: stamp it, record it, tell the managers (after commit).
-    ``actor`` is the manager who escalated by hand; empty when the sweep did."""
-    lead.escalated_at = now
-    lead.save(update_fields=["escalated_at", "updated_at"])
-    # The owner keeps the lead (it stays in a queue); the row records the escalation.
-    assignment = Assignment.objects.create(
-        lead=lead,
-        from_rep_id=lead.owner_id,
-        to_rep_id=lead.owner_id,
-        reason=AssignmentReason.ESCALATION,
-        actor=actor,
-        created_at=now,
-        first_response_due=lead.first_response_due,
-    )
-    signals.lead_escalated.send(sender=Lead, lead=lead, assignment=assignment)
-    _enqueue_on_commit("notify_escalation", assignment.pk)
-    return assignment
 
 
 def _unavailable_owner(now: datetime) -> Q:
@@ -205,29 +165,43 @@ def _unavailable_owner(now: datetime) -> Q:
     return Q(Exists(is_rep)) & ~Q(Exists(available))
 
 
+def _managers_pick() -> Exists:
+    """The lead's current owner was picked by a manager: their latest row is ``manual``
+    (``assigned_at`` is that row's time). It stands until the deadline; then the breach
+    path, not the handover, moves it."""
+    return Exists(
+        Assignment.objects.filter(
+            lead=OuterRef("pk"),
+            reason=AssignmentReason.MANUAL,
+            created_at=OuterRef("assigned_at"),
+        )
+    )
+
+
 def hand_over_unavailable(now: datetime) -> int:
     """Move uncontacted leads off reps who stopped accepting or are absent, and give
-    unowned leads (nobody was available at intake) to whoever can take them now."""
+    unowned leads (nobody was available at intake, or it was handed back) to whoever can
+    take them now. Escalated leads wait for a manager; a manager's pick stands."""
     if not candidates(now):
         return 0  # nobody to hand over to: skip locking every stranded lead each minute
 
     def handle(batch: list[Lead]) -> int:
         pool = _lock_reps(now)
-        missed = _missed_by([lead.pk for lead in batch])
+        missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
         moved = 0
         for lead in batch:
-            avoid = {rep_id for rep_id in missed[lead.pk] if rep_id}
-            owner = {lead.owner_id} if lead.owner_id else set()
-            candidate = pool.pick(lead, exclude_user_ids=avoid | owner) or pool.pick(
-                lead, exclude_user_ids=owner
-            )
+            candidate = _next_rep(pool, lead, missed[lead.pk], handed_back[lead.pk])
             if candidate is not None:
-                _move(lead, candidate, now, AssignmentReason.REP_UNAVAILABLE)
+                ownership.move(lead, candidate, reason=AssignmentReason.REP_UNAVAILABLE, now=now)
                 moved += 1
         return moved
 
     queryset = (
-        Lead.objects.open().uncontacted().filter(Q(owner__isnull=True) | _unavailable_owner(now))
+        Lead.objects.open()
+        .uncontacted()
+        .filter(escalated_at__isnull=True)
+        .filter(Q(owner__isnull=True) | _unavailable_owner(now))
+        .exclude(_managers_pick())
     )
     return _in_batches(queryset, ("pk",), handle)
 
@@ -252,7 +226,7 @@ def _remind(batch: list[Lead], kind: str, due_field: str, now: datetime) -> int:
         for lead in batch
     )
     for reminder in reminders:
-        _enqueue_on_commit("notify_reminder", reminder.pk)
+        enqueue_on_commit("notify_reminder", reminder.pk)
     return len(reminders)
 
 
@@ -364,5 +338,5 @@ def renotify_lost(now: datetime) -> int:
     if tasks:
         with transaction.atomic():
             for task, object_id in tasks:
-                _enqueue_on_commit(task, object_id)
+                enqueue_on_commit(task, object_id)
     return len(tasks)

@@ -3,11 +3,8 @@
 from datetime import timedelta
 
 from django.utils import timezone
-from django_q.tasks import async_task
 
-
-def enqueue(name: str, *args) -> None:
-    async_task(f"leadfollow.tasks.{name}", *args, group="leadfollow")
+from leadfollow.jobs import enqueue  # noqa: F401  (kept for callers of the first version)
 
 
 def sweep() -> dict[str, int]:

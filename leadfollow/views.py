@@ -22,11 +22,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from leadfollow import lead_actions
-from leadfollow.filters import LeadFilterSet, end_of_day, user_zone
+from leadfollow import ownership
+from leadfollow.filters import LeadFilterSet, end_of_day
 from leadfollow.forms import AttemptForm, FollowUpForm, HandBackForm, StatusForm
 from leadfollow.models import Channel, ContactAttempt, Lead, LeadStatus, Outcome, RepProfile
-from leadfollow.models.lead import MANAGE_PERMISSION
+from leadfollow.people import is_manager, user_zone
 
 PAGE_SIZE = 25
 RECENT_DAYS = 7
@@ -118,10 +118,6 @@ def in_rep_zone(view):
             return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def is_manager(user) -> bool:
-    return user.is_superuser or user.has_perm(MANAGE_PERMISSION)
 
 
 def with_last_attempt(queryset):
@@ -276,7 +272,11 @@ def log_attempt(request: HttpRequest, pk: int) -> HttpResponse:
     form = AttemptForm(request.POST)
     if not form.is_valid():
         return _render_lead(request, lead, attempt_form=form)
-    lead_actions.log_attempt(lead, rep=request.user, **form.cleaned_data)
+    try:
+        ownership.log_attempt(lead, rep=request.user, **form.cleaned_data)
+    except ownership.LifecycleError as error:
+        form.add_error(None, error)
+        return _render_lead(request, lead, attempt_form=form)
     messages.success(request, gettext("Contact attempt logged."))
     return redirect("leadfollow:lead", pk=lead.pk)
 
@@ -289,7 +289,7 @@ def set_status(request: HttpRequest, pk: int) -> HttpResponse:
     form = StatusForm(request.POST)
     if not form.is_valid():
         return _render_lead(request, lead, status_form=form)
-    lead_actions.set_status(lead, form.cleaned_data["status"])
+    ownership.set_status(lead, form.cleaned_data["status"])
     messages.success(
         request, gettext("Status set to %(status)s.") % {"status": lead.get_status_display()}
     )
@@ -304,7 +304,7 @@ def schedule_follow_up(request: HttpRequest, pk: int) -> HttpResponse:
     form = FollowUpForm(request.POST)
     if not form.is_valid():
         return _render_lead(request, lead, follow_up_form=form)
-    lead_actions.schedule_follow_up(lead, form.cleaned_data["next_follow_up_at"])
+    ownership.schedule_follow_up(lead, form.cleaned_data["next_follow_up_at"])
     if lead.next_follow_up_at:
         messages.success(request, gettext("Follow-up scheduled."))
     else:
@@ -320,12 +320,14 @@ def hand_back(request: HttpRequest, pk: int) -> HttpResponse:
     form = HandBackForm(request.POST)
     if form.is_valid():
         try:
-            lead_actions.hand_back(lead, actor=request.user, note=form.cleaned_data["reason"])
-        except lead_actions.NotAssigned:
-            form.add_error(None, gettext("This lead is not assigned to anyone."))
+            row = ownership.hand_back(lead, actor=request.user, note=form.cleaned_data["reason"])
+        except ownership.LifecycleError as error:
+            form.add_error(None, error)
         else:
-            messages.success(
-                request, gettext("“%(name)s” is back in the pool.") % {"name": lead.name}
-            )
+            if row.to_rep_id:
+                done = gettext("“%(name)s” went to %(rep)s.")
+            else:
+                done = gettext("“%(name)s” is back in the pool: nobody else can take it now.")
+            messages.success(request, done % {"name": lead.name, "rep": row.to_rep})
             return redirect("leadfollow:queue")
     return _render_lead(request, lead, hand_back_form=form)

@@ -3,11 +3,20 @@
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from leadfollow.models import Absence, Assignment, AssignmentReason, LeadStatus, ScoringRule
+from leadfollow.models import (
+    Absence,
+    Assignment,
+    AssignmentReason,
+    Lead,
+    LeadStatus,
+    RepProfile,
+    ScoringRule,
+)
 from tests.factories import LeadFactory, ManagerFactory, RepFactory, UserFactory, make_api_key
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +26,9 @@ def client_for(user) -> APIClient:
     api = APIClient()
     api.force_authenticate(user)
     return api
+
+
+ALWAYS = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
 @pytest.fixture
@@ -94,7 +106,9 @@ def test_only_managers_change_status_and_owner(two_reps, manager):
     assert rep_api.patch(f"/api/leads/{lead.pk}/", {"status": "qualified"}).status_code == 403
 
     response = client_for(manager).patch(
-        f"/api/leads/{lead.pk}/", {"status": "qualified", "owner": bob.user.pk}, format="json"
+        f"/api/leads/{lead.pk}/",
+        {"status": "qualified", "owner": bob.user.pk, "confirm_unavailable": True},
+        format="json",
     )
     assert response.status_code == 200, response.json()
     assert (response.json()["status"], response.json()["owner"]) == ("qualified", bob.user.pk)
@@ -119,10 +133,75 @@ def test_owner_must_be_a_rep_and_status_a_known_one(two_reps, manager):
     assert set(response.json()) == {"owner", "status"}
 
 
-def test_a_manager_can_unassign(two_reps, manager):
-    lead = LeadFactory(owner=two_reps[0].user)
-    response = client_for(manager).patch(f"/api/leads/{lead.pk}/", {"owner": None}, format="json")
-    assert response.status_code == 200 and response.json()["owner"] is None
+def test_owner_null_takes_the_lead_off_its_rep_for_good(two_reps, manager):
+    ann, bob = two_reps
+    lead = LeadFactory(owner=ann.user)
+    with override_settings(LEADFOLLOW={"TIME_ZONE": "Europe/Berlin", "BUSINESS_HOURS": ALWAYS}):
+        response = client_for(manager).patch(
+            f"/api/leads/{lead.pk}/", {"owner": None}, format="json"
+        )
+    assert response.status_code == 200
+    assert response.json()["owner"] == bob.user.pk  # the next rep who can take it
+    row = Assignment.objects.get(lead=lead)
+    assert (row.from_rep, row.to_rep, row.reason, row.actor) == (
+        ann.user,
+        bob.user,
+        AssignmentReason.HANDED_BACK,
+        manager,
+    )
+
+
+def test_unavailable_owner_needs_confirmation(two_reps, manager):
+    ann, bob = two_reps
+    RepProfile.objects.filter(pk=bob.pk).update(accepting_leads=False)
+    lead = LeadFactory(owner=ann.user)
+    api = client_for(manager)
+    response = api.patch(f"/api/leads/{lead.pk}/", {"owner": bob.user.pk}, format="json")
+    assert response.status_code == 400
+    assert "not accepting leads" in response.json()["owner"][0]
+    lead.refresh_from_db()
+    assert lead.owner == ann.user and not Assignment.objects.exists()
+
+    body = {"owner": bob.user.pk, "confirm_unavailable": True}
+    response = api.patch(f"/api/leads/{lead.pk}/", body, format="json")
+    assert response.status_code == 200 and response.json()["owner"] == bob.user.pk
+    row = Assignment.objects.get(lead=lead)
+    assert (row.from_rep, row.to_rep, row.reason) == (ann.user, bob.user, "manual")
+    assert row.first_response_due == Lead.objects.get(pk=lead.pk).first_response_due
+
+
+def test_owner_of_a_closed_lead_cannot_change(two_reps, manager):
+    ann, bob = two_reps
+    lead = LeadFactory(owner=ann.user, status=LeadStatus.QUALIFIED)
+    api = client_for(manager)
+    for owner in (bob.user.pk, None):
+        body = {"owner": owner, "confirm_unavailable": True}
+        response = api.patch(f"/api/leads/{lead.pk}/", body, format="json")
+        assert response.status_code == 400, owner
+        assert "reopen it" in response.json()["owner"][0]
+    lead.refresh_from_db()
+    assert lead.owner == ann.user and not Assignment.objects.exists()
+    # Reopening in the same request is allowed: status first, then the owner.
+    body = {"status": "working", "owner": bob.user.pk, "confirm_unavailable": True}
+    response = api.patch(f"/api/leads/{lead.pk}/", body, format="json")
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["owner"]) == ("working", bob.user.pk)
+
+
+def test_attempt_before_the_lead_arrived_or_in_the_future_is_refused(two_reps):
+    ann, _ = two_reps
+    lead = LeadFactory(owner=ann.user)
+    api = client_for(ann.user)
+    for at in (lead.received_at - timedelta(minutes=1), timezone.now() + timedelta(hours=1)):
+        response = api.post(
+            f"/api/leads/{lead.pk}/attempts/",
+            {"channel": "call", "outcome": "connected", "attempted_at": at.isoformat()},
+            format="json",
+        )
+        assert response.status_code == 400, at
+        assert list(response.json()) == ["attempted_at"]
+    lead.refresh_from_db()
+    assert lead.first_contacted_at is None and not lead.attempts.exists()
 
 
 def test_put_and_delete_are_not_offered(two_reps, manager):

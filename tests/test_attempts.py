@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
-from leadfollow.attempts import record_attempt
 from leadfollow.models import Lead, LeadStatus
+from leadfollow.ownership import record_attempt
 from leadfollow.signals import lead_contacted
 from tests.factories import LeadFactory
 

@@ -244,7 +244,14 @@ class TestColdLeadChangelist:
         assert page.status_code == 200
         html = page.content.decode()
         assert "Lead A" in html and "Lead B" in html and "not accepting" in html
+        # Bob is not accepting: the form says so and asks for a confirmation first.
         response = self.act(client, "assign_to_chosen_rep", leads, apply="1", rep=bob.pk)
+        assert response.status_code == 200
+        assert "Tick the box to assign anyway" in response.content.decode()
+        assert not Assignment.objects.exists()
+        response = self.act(
+            client, "assign_to_chosen_rep", leads, apply="1", rep=bob.pk, confirm_unavailable="on"
+        )
         assert response.status_code == 302
         assert set(Lead.objects.values_list("owner", flat=True)) == {bob.user.pk}
         rows = Assignment.objects.order_by("lead_id")
@@ -263,14 +270,18 @@ class TestColdLeadChangelist:
         assert response.status_code == 302
         assert len(callbacks) == 1  # managers are told after commit
         lead.refresh_from_db()
-        assert lead.escalated_at is not None and lead.owner == ana.user
+        # The managers' now: no owner, out of "Cold now", in the escalations list.
+        assert lead.escalated_at is not None and lead.owner is None
         row = Assignment.objects.get(lead=lead)
         assert (row.from_rep, row.to_rep, row.reason, row.actor) == (
             ana.user,
-            ana.user,
+            None,
             "escalation",
             manager,
         )
+        changelist = reverse("admin:leadfollow_coldlead_changelist")
+        assert lead.name not in client.get(changelist).content.decode()
+        assert lead.name in client.get(changelist + "?escalated=yes").content.decode()
         # Twice does nothing more.
         self.act(client, "escalate", [lead])
         assert Assignment.objects.count() == 1

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from demo_project import seed
 from leadfollow.models import Absence, ContactAttempt, Lead, LeadStatus, RepProfile
+from leadfollow.ownership import OUTCOME_STATUS
 
 ROOT = Path(__file__).resolve().parent.parent
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -131,6 +132,10 @@ def test_seed_demo_builds_a_believable_month(
         expected = range(1, 4) if lead.first_contacted_at else range(0, 1)
         assert attempts[lead.pk] in expected, lead
     assert {lead.status for lead in leads} == set(LeadStatus.values)
+    # Outcomes that qualify or disqualify a lead closed it, as they do on the rep pages.
+    for lead in Lead.objects.open().filter(attempts__isnull=False).distinct():
+        last = lead.attempts.filter(automated=False).order_by("-attempted_at").first()
+        assert last is None or last.outcome not in OUTCOME_STATUS, (lead, last.outcome)
     assert ContactAttempt.objects.values("channel").distinct().count() >= 3
     assert ContactAttempt.objects.values("outcome").distinct().count() >= 5
 

@@ -3,6 +3,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -111,12 +112,18 @@ def test_follow_up_due_today_uses_the_reps_time_zone(monday_10):
     }
 
 
-def test_user_zone_falls_back_to_the_active_zone():
+def test_user_zone_falls_back_to_the_business_calendar_zone():
     assert user_zone(None) == BERLIN
     assert user_zone(UserFactory()) == BERLIN
     assert user_zone(RepFactory(timezone="").user) == BERLIN
-    with timezone.override(ZoneInfo("Asia/Tokyo")):
-        assert user_zone(None) == ZoneInfo("Asia/Tokyo")
+    assert user_zone(RepFactory(timezone="Asia/Tokyo").user) == ZoneInfo("Asia/Tokyo")
+    # One definition for pages and e-mails: the site's TIME_ZONE does not win over
+    # LEADFOLLOW["TIME_ZONE"], nor does a zone some middleware activated.
+    new_york = {"TIME_ZONE": "America/New_York"}
+    with override_settings(TIME_ZONE="UTC", LEADFOLLOW=new_york):
+        assert user_zone(RepFactory(timezone="").user) == ZoneInfo("America/New_York")
+        with timezone.override(ZoneInfo("Asia/Tokyo")):
+            assert user_zone(None) == ZoneInfo("America/New_York")
 
 
 def test_end_of_day_across_dst_change():

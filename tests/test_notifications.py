@@ -12,6 +12,7 @@ from leadfollow.intake import create_lead
 from leadfollow.models import Assignment, AssignmentReason, ContactAttempt, Lead
 from leadfollow.notifications import (
     FIRST_TOUCH_NOTE,
+    escalation_recipients,
     managers,
     notify_assignment,
     send_first_touch,
@@ -61,8 +62,11 @@ def test_managers_by_permission_group_permission_or_configured_group():
     UserFactory(username="rep")
 
     assert {u.username for u in managers()} == {"direct", "via-group"}
+    assert {u.username for u in escalation_recipients()} == {"direct", "via-group"}
     with override_settings(LEADFOLLOW={"MANAGER_GROUP": "Sales managers"}):
-        assert {u.username for u in managers()} == {"direct", "via-group", "named"}
+        # The group is told about escalations; it does not make its members managers.
+        assert {u.username for u in managers()} == {"direct", "via-group"}
+        assert {u.username for u in escalation_recipients()} == {"direct", "via-group", "named"}
 
 
 # --- the rep's assignment e-mail ----------------------------------------------------------------

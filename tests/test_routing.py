@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import override_settings
 
+from leadfollow import ownership
 from leadfollow.admin.routing import RoutingRuleForm
 from leadfollow.intake import create_lead
 from leadfollow.models import Absence, AssignmentReason, Lead, RepProfile, RoutingRule
@@ -17,7 +18,6 @@ from leadfollow.routing import (
     LeastLoaded,
     RepPool,
     Weighted,
-    assign,
     candidates,
     get_strategy,
     matching_rule,
@@ -36,7 +36,7 @@ def lf(**options):
 def route(now, *, contacted=False, **lead_fields):
     """Route one new lead the way intake does; optionally contact it at once (load stays)."""
     lead = LeadFactory(received_at=now, **lead_fields)
-    assign(lead, pick_rep(now, lead=lead), reason=AssignmentReason.INTAKE, now=now)
+    ownership.assign_at_intake(lead, now=now)
     if contacted:
         Lead.objects.filter(pk=lead.pk).update(first_contacted_at=now)
     return lead
@@ -110,7 +110,7 @@ def test_equally_loaded_reps_take_turns(monday_10):
 
 @pytest.mark.parametrize("weights", [(1, 2, 3), (1, 1, 4), (5, 3, 1, 1)])
 def test_weighted_shares_over_1000_assignments(monday_10, weights):
-    """The strategy alone, in memory: what assign() stores is fed back as the next state."""
+    """The strategy alone, in memory: what ownership stores is fed back as the next state."""
     profiles = [RepProfile(pk=i + 1, weight=w) for i, w in enumerate(weights)]
     got = Counter()
     for i in range(1000):
@@ -272,7 +272,8 @@ def test_rep_pool_picks_what_pick_rep_would_pick_lead_after_lead(monday_10, stra
             chosen = pool.pick(lead, exclude_user_ids=exclude)
             assert (chosen and chosen.profile.pk) == (expected and expected.profile.pk), i
             assert (chosen and chosen.routing_pass) == (expected and expected.routing_pass), i
-            assign(lead, chosen, reason=AssignmentReason.MANUAL, now=monday_10)
+            if chosen is not None:
+                ownership.move(lead, chosen, reason=AssignmentReason.MANUAL, now=monday_10)
             got.append(chosen and chosen.profile.user.username)
     # The rep who started full took leads once the two they held moved on; "strict" kept
     # an ads lead unowned once its only rep was full; the New York rep took the overflow.

@@ -192,7 +192,11 @@ def test_escalates_after_max_misses_and_never_bounces_again(
     lead.refresh_from_db()
     assert (report.escalated, report.reassigned, again.escalated, again.reassigned) == (1, 0, 0, 0)
     assert lead.escalated_at == monday_10
-    assert lead.owner == bob.user  # stays in a queue; managers decide
+    assert lead.owner is None  # the managers' now: out of every queue and "cold now"
+    assert not Lead.objects.cold(monday_10 + timedelta(hours=3)).filter(pk=lead.pk).exists()
+    assert Lead.objects.escalated().filter(pk=lead.pk).exists()
+    row = lead.assignments.latest()
+    assert (row.from_rep, row.to_rep) == (bob.user, None)
     assert reasons(lead) == ["sla_breach", "escalation"]
     assert escalated == [lead.pk]
     assert [m.to for m in mail.outbox] == [[manager.email]]

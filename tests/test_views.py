@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from leadfollow.lead_actions import OUTCOME_STATUS
 from leadfollow.models import Assignment, AssignmentReason, ContactAttempt, Lead, LeadStatus
+from leadfollow.ownership import OUTCOME_STATUS
 from leadfollow.views import countdown_strings, countdown_text
 from tests.factories import (
     AssignmentFactory,
@@ -528,7 +528,10 @@ def test_hand_back_writes_an_assignment_and_leaves_the_lead_unowned(rep_client, 
         None,
         rep.user,
     )
-    assert (assignment.reason, assignment.note) == (AssignmentReason.MANUAL, "Wrong territory")
+    assert (assignment.reason, assignment.note) == (
+        AssignmentReason.HANDED_BACK,
+        "Wrong territory",
+    )
     assert rep_client.get(reverse("leadfollow:lead", args=[cold_lead.pk])).status_code == 404
 
 

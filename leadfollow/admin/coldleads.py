@@ -16,6 +16,7 @@ from leadfollow import interventions
 from leadfollow.admin.dashboard import DashboardViews
 from leadfollow.models import ColdLead, RepProfile
 from leadfollow.models.coldlead import BREACH_WARNING_MINUTES
+from leadfollow.routing import open_loads, unavailability
 
 
 class BreachFilter(admin.SimpleListFilter):
@@ -63,12 +64,26 @@ class EscalatedFilter(admin.SimpleListFilter):
 
 
 class RepChoiceField(forms.ModelChoiceField):
+    """Each rep with what a manager needs to choose: load / capacity and, for a rep who
+    cannot take leads now, why (absent until when, off hours, not accepting, full)."""
+
+    def __init__(self, *args, now=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.now = now or timezone.now()
+        self.loads: dict[int, int] = {}
+
+    def unavailability(self, profile) -> list[str]:
+        return unavailability(profile, self.now, load=self.loads.get(profile.user_id, 0))
+
     def label_from_instance(self, obj):
-        state = gettext("accepting") if obj.accepting_leads else gettext("not accepting")
-        return gettext("%(rep)s — %(load)s open uncontacted, %(state)s") % {
+        reasons = self.unavailability(obj)
+        return gettext("%(rep)s — %(load)s/%(capacity)s open uncontacted, %(state)s") % {
             "rep": obj.user.get_full_name() or obj.user.get_username(),
-            "load": obj.open_load,
-            "state": state,
+            "load": self.loads.get(obj.user_id, 0),
+            "capacity": obj.effective_capacity,
+            "state": gettext("unavailable: %(why)s") % {"why": "; ".join(reasons)}
+            if reasons
+            else gettext("available"),
         }
 
 
@@ -79,15 +94,38 @@ class AssignToRepForm(forms.Form):
         widget=forms.RadioSelect,
         empty_label=None,
     )
+    confirm_unavailable = forms.BooleanField(
+        label=_("Assign even if this rep is unavailable"),
+        required=False,
+        help_text=_(
+            "A rep who is absent, off hours, not accepting or full will not call soon; "
+            "the lead keeps its new deadline and goes cold if they miss it."
+        ),
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, now=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["rep"].queryset = (
+        field = self.fields["rep"]
+        field.now = now or timezone.now()
+        field.queryset = (
             RepProfile.objects.filter(user__is_active=True)
-            .with_open_load()
             .select_related("user")
-            .order_by("-accepting_leads", "open_load", "user__username")
+            .order_by("-accepting_leads", "user__username")
         )
+        field.loads = open_loads()
+
+    def clean(self):
+        data = super().clean()
+        rep = data.get("rep")
+        if rep is not None and not data.get("confirm_unavailable"):
+            reasons = self.fields["rep"].unavailability(rep)
+            if reasons:
+                self.add_error(
+                    "confirm_unavailable",
+                    gettext("%(rep)s is unavailable (%(why)s). Tick the box to assign anyway.")
+                    % {"rep": rep, "why": "; ".join(reasons)},
+                )
+        return data
 
 
 @admin.register(ColdLead)
@@ -124,7 +162,10 @@ class ColdLeadAdmin(DashboardViews, admin.ModelAdmin):
     def get_queryset(self, request):
         now = timezone.now()
         breach = request.GET.get(BreachFilter.parameter_name)
-        if breach in ("soon", "at_risk"):
+        if request.GET.get(EscalatedFilter.parameter_name) == "yes":
+            # The managers' escalations list: not cold (nobody is on the clock), waiting.
+            queryset = ColdLead.all_leads.escalated()
+        elif breach in ("soon", "at_risk"):
             queryset = ColdLead.all_leads.at_risk(now)
             if breach == "soon":
                 queryset = queryset.filter(first_response_due__gte=now)
@@ -198,7 +239,9 @@ class ColdLeadAdmin(DashboardViews, admin.ModelAdmin):
             if form.is_valid():
                 rep = form.cleaned_data["rep"]
                 ids = list(queryset.values_list("pk", flat=True))
-                result = interventions.assign_to_rep(ids, rep, actor=request.user)
+                result = interventions.assign_to_rep(
+                    ids, rep, actor=request.user, confirm_unavailable=True
+                )
                 done = gettext("Assigned %(n)s lead(s) to %(rep)s.")
                 self._report(request, result, done, rep=str(rep))
                 return None

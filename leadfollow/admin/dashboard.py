@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from leadfollow import charts, metrics
 from leadfollow.models import Lead
 from leadfollow.models.coldlead import BREACH_WARNING_MINUTES
-from leadfollow.models.lead import MANAGE_PERMISSION
+from leadfollow.people import is_manager
 
 #: Longest period the report accepts (the trend has one point per day).
 MAX_PERIOD_DAYS = 366
@@ -105,7 +105,7 @@ class DashboardViews:
 
     def has_manage_permission(self, request) -> bool:
         user = request.user
-        return bool(user.is_active and user.is_staff and user.has_perm(MANAGE_PERMISSION))
+        return bool(user.is_staff and is_manager(user))
 
     def _check(self, request) -> None:
         if not self.has_manage_permission(request):

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils import timezone
@@ -8,8 +10,18 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from leadfollow.models import Assignment, ContactAttempt, Lead, RepProfile, Submission
-from leadfollow.models.lead import MANAGE_PERMISSION
+from leadfollow import ownership
+from leadfollow.models import (
+    OPEN_STATUSES,
+    Assignment,
+    ContactAttempt,
+    Lead,
+    RepProfile,
+    Submission,
+)
+from leadfollow.people import is_manager
+from leadfollow.routing import unavailability
+from leadfollow.scoring import score_lead
 
 
 class EstimatedCountPaginator(Paginator):
@@ -73,10 +85,10 @@ class ManagersMayViewMixin:
     """Managers (leadfollow.manage_leads) work on every lead without per-model grants."""
 
     def has_view_permission(self, request, obj=None):
-        return super().has_view_permission(request, obj) or request.user.has_perm(MANAGE_PERMISSION)
+        return super().has_view_permission(request, obj) or is_manager(request.user)
 
     def has_module_permission(self, request):
-        return super().has_module_permission(request) or request.user.has_perm(MANAGE_PERMISSION)
+        return super().has_module_permission(request) or is_manager(request.user)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -101,12 +113,57 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AttemptAdminForm(forms.ModelForm):
+    """An attempt as a person enters it: not before the lead arrived, not in the future,
+    only on leads the user may see. Saved through ``ownership.record_attempt``."""
+
+    class Meta:
+        model = ContactAttempt
+        fields = ["lead", "rep", "channel", "outcome", "attempted_at", "automated", "note"]
+
+    def clean(self):
+        data = super().clean()
+        lead = data.get("lead") or getattr(self, "parent_lead", None)
+        at = data.get("attempted_at")
+        adding = self.instance._state.adding
+        if adding and lead is not None and at is not None:
+            error = ownership.attempt_time_error(lead, at)
+            if error:
+                self.add_error("attempted_at", error)
+        return data
+
+
+def record_from_form(form, lead: Lead) -> ContactAttempt:
+    data = form.cleaned_data
+    return ownership.record_attempt(
+        lead,
+        rep=data.get("rep"),
+        channel=data["channel"],
+        outcome=data["outcome"],
+        note=data.get("note", ""),
+        attempted_at=data.get("attempted_at"),
+        automated=data.get("automated", False),
+    )
+
+
 class ContactAttemptInline(admin.TabularInline):
+    """New attempts only; logged ones are history (they set the lead's contact times)."""
+
     model = ContactAttempt
+    form = AttemptAdminForm
     extra = 0
     fields = ["attempted_at", "rep", "channel", "outcome", "automated", "note"]
     autocomplete_fields = ["rep"]
     ordering = ["-attempted_at"]
+    can_delete = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("LeadAttemptForm", (formset.form,), {"parent_lead": obj})
+        return formset
 
 
 class AssignmentInline(admin.TabularInline):
@@ -131,6 +188,50 @@ class SubmissionInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class LeadAdminForm(forms.ModelForm):
+    """The owner must be a rep; a rep who cannot take leads now needs a confirmation. An
+    owner is changed, never cleared (to pass a lead on, use the cold list's actions)."""
+
+    LIFECYCLE_FIELDS = frozenset({"owner", "status", "confirm_unavailable"})
+
+    confirm_unavailable = forms.BooleanField(
+        label=_("Assign even if this rep is unavailable"),
+        required=False,
+        help_text=_("Needed when the chosen owner is absent, off hours, not accepting or full."),
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            *("name", "email", "phone", "company", "message", "source", "external_id"),
+            *("attributes", "status", "owner", "next_follow_up_at"),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        owner = data.get("owner")
+        adding = self.instance._state.adding
+        reopens = "status" in self.changed_data and data.get("status") in OPEN_STATUSES
+        owner_changed = "owner" in self.changed_data
+        if owner_changed and not adding and not self.instance.is_open and not reopens:
+            self.add_error("owner", ownership.LeadClosed(self.instance))
+        if "owner" in self.changed_data or (adding and owner is not None):
+            if owner is None:
+                self.add_error(
+                    "owner",
+                    _("Choose a rep. To pass a lead on, use “Reassign to the next available "
+                      "rep” on the cold leads list."),
+                )  # fmt: skip
+            elif not data.get("confirm_unavailable"):
+                reasons = unavailability(owner.leadfollow_rep, timezone.now())
+                if reasons:
+                    self.add_error(
+                        "confirm_unavailable",
+                        ownership.RepUnavailable(owner.leadfollow_rep, reasons),
+                    )
+        return data
 
 
 @admin.register(Lead)
@@ -192,8 +293,63 @@ class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
+    form = LeadAdminForm
+
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        name, options = fieldsets[-1]
+        fields = list(options["fields"])
+        fields.insert(fields.index("owner") + 1, "confirm_unavailable")
+        return [*fieldsets[:-1], (name, {**options, "fields": fields})]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = get_user_model().objects.filter(leadfollow_rep__isnull=False)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        """Plain fields are saved here; owner, deadline and status go through
+        ``leadfollow.ownership`` (an Assignment row, a deadline, the owner told)."""
+        data, now = form.cleaned_data, timezone.now()
+        obj.email = obj.email.strip().lower()
+        if not change:
+            chosen = obj.owner
+            obj.owner = None
+            obj.score = score_lead(obj)
+            obj.save()
+            if chosen is None:
+                ownership.assign_at_intake(obj, now=now, actor=request.user)
+            else:
+                ownership.assign_by_manager(
+                    obj, chosen.leadfollow_rep, actor=request.user, now=now,
+                    confirm_unavailable=True,  # the form asked for the confirmation
+                )  # fmt: skip
+            return
+        plain = [f for f in form.changed_data if f not in LeadAdminForm.LIFECYCLE_FIELDS]
+        if plain:
+            obj.save(update_fields=[*plain, "updated_at"])
+        status = data.get("status") if "status" in form.changed_data else None
+        if status in OPEN_STATUSES:  # reopen before changing the owner
+            ownership.set_status(obj, status)
+        if "owner" in form.changed_data:
+            ownership.assign_by_manager(
+                obj, data["owner"].leadfollow_rep, actor=request.user, now=now,
+                confirm_unavailable=True,
+            )  # fmt: skip
+        if status is not None and status not in OPEN_STATUSES:
+            ownership.set_status(obj, status)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ContactAttempt:
+            return super().save_formset(request, form, formset, change)
+        for attempt_form in formset.extra_forms:
+            if attempt_form.has_changed() and not attempt_form.cleaned_data.get("DELETE"):
+                record_from_form(attempt_form, form.instance)
+        formset.new_objects = formset.changed_objects = formset.deleted_objects = []
+        return None
 
     @admin.display(description=_("why this score"))
     def score_explanation(self, lead: Lead):
@@ -218,6 +374,10 @@ class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
 
 @admin.register(ContactAttempt)
 class ContactAttemptAdmin(admin.ModelAdmin):
+    """Attempts are history: added (through ``ownership.record_attempt``, so the lead's
+    contact times follow), their outcome and note corrected, never moved or deleted."""
+
+    form = AttemptAdminForm
     list_display = ["lead", "rep", "channel", "outcome", "attempted_at", "automated"]
     list_filter = ["channel", "outcome", "automated", "attempted_at"]
     search_fields = ["lead__name", "lead__email", "note"]
@@ -229,6 +389,26 @@ class ContactAttemptAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         visible = Lead.objects.visible_to(request.user)
         return super().get_queryset(request).filter(lead__in=visible)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["lead", "rep", "attempted_at", "automated"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Only leads the user may see; a rep logs their own attempts, a manager anyone's.
+        if db_field.name == "lead":
+            kwargs["queryset"] = Lead.objects.visible_to(request.user)
+        if db_field.name == "rep" and not is_manager(request.user):
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=list(form.changed_data))
+        else:
+            form.instance = record_from_form(form, form.cleaned_data["lead"])
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Assignment)

@@ -5,13 +5,7 @@ from __future__ import annotations
 from rest_framework import permissions
 
 from leadfollow.models import ApiKey
-from leadfollow.models.lead import MANAGE_PERMISSION
-
-
-def is_manager(user) -> bool:
-    return bool(
-        user and user.is_authenticated and (user.is_superuser or user.has_perm(MANAGE_PERMISSION))
-    )
+from leadfollow.people import is_manager
 
 
 class IsSource(permissions.BasePermission):

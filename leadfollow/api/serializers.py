@@ -1,13 +1,12 @@
-"""Serializers: shapes only. Rules stay in intake, attempts, lead_actions and the models."""
+"""Serializers: shapes only. Rules stay in intake, ownership and the models."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -144,6 +143,14 @@ class LeadUpdateSerializer(serializers.Serializer):
         required=False,
         help_text=_("The user id of a rep (someone with rep availability), or null."),
     )
+    confirm_unavailable = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Assign even if the rep cannot take leads now (absent, off hours, not accepting, "
+            "full); without it such a choice answers 400 saying why."
+        ),
+    )
 
 
 # --- attempts and assignments ------------------------------------------------------------
@@ -177,8 +184,11 @@ class ContactAttemptSerializer(serializers.ModelSerializer):
         extra_kwargs = {"attempted_at": {"required": False}}
 
     def validate_attempted_at(self, value):
-        if value is not None and value > timezone.now() + timedelta(minutes=5):
-            raise serializers.ValidationError(_("An attempt cannot be in the future."))
+        from leadfollow.ownership import attempt_time_error
+
+        lead = self.context.get("lead")
+        if value is not None and lead is not None and (error := attempt_time_error(lead, value)):
+            raise serializers.ValidationError(error)
         return value
 
 

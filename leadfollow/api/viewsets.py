@@ -1,4 +1,4 @@
-"""Thin DRF adapters over intake, lead_actions, routing and metrics.
+"""Thin DRF adapters over intake, ownership, interventions and metrics.
 
 Visibility is one rule everywhere: ``Lead.objects.visible_to(request.user)``; a rep asking
 for another rep's lead gets a 404.
@@ -23,12 +23,13 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import get_error_detail
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadfollow import interventions, lead_actions, metrics
+from leadfollow import metrics, ownership
 from leadfollow.api import idempotency
 from leadfollow.api.authentication import SourceKeyAuthentication
 from leadfollow.api.filters import AssignmentFilterSet, LeadApiFilterSet
@@ -52,6 +53,7 @@ from leadfollow.api.serializers import (
 from leadfollow.api.throttling import SourceRateThrottle
 from leadfollow.intake import create_lead
 from leadfollow.models import (
+    OPEN_STATUSES,
     Absence,
     Assignment,
     Lead,
@@ -196,17 +198,31 @@ class LeadViewSet(
         lead = self.get_object()
         changes = LeadUpdateSerializer(data=request.data)
         changes.is_valid(raise_exception=True)
-        with transaction.atomic():
-            if "owner" in changes.validated_data:
-                owner = changes.validated_data["owner"]
-                if owner is None and lead.owner_id:
-                    lead_actions.hand_back(lead, actor=request.user)
-                elif owner is not None and owner != lead.owner:
-                    profile = RepProfile.objects.get(user=owner)
-                    interventions.assign_to_rep([lead.pk], profile, actor=request.user)
-            # After the owner: closing the lead first would leave nothing to reassign.
-            if "status" in changes.validated_data:
-                lead_actions.set_status(lead, changes.validated_data["status"])
+        data = changes.validated_data
+        reopens = data.get("status") in OPEN_STATUSES
+        try:
+            with transaction.atomic():
+                # Reopen before changing the owner; close after (nothing left to reassign).
+                if reopens:
+                    ownership.set_status(lead, data["status"])
+                if "owner" in data:
+                    owner = data["owner"]
+                    if owner is None and lead.owner_id:
+                        ownership.hand_back(lead, actor=request.user)
+                    elif owner is None and not lead.is_open:
+                        raise ownership.LeadClosed(lead)
+                    elif owner is not None:
+                        ownership.assign_by_manager(
+                            lead,
+                            RepProfile.objects.get(user=owner),
+                            actor=request.user,
+                            confirm_unavailable=data.get("confirm_unavailable", False),
+                        )
+                if "status" in data and not reopens:
+                    ownership.set_status(lead, data["status"])
+        except ownership.LifecycleError as error:
+            field = "owner" if "owner" in data else "non_field_errors"
+            raise ValidationError({field: error.messages}) from error
         return Response(self.get_serializer(self.get_queryset().get(pk=lead.pk)).data)
 
     def update(self, request, *args, **kwargs):  # PUT is not offered
@@ -232,9 +248,12 @@ class LeadViewSet(
         lead = self.get_object()
         if request.method == "GET":
             return Response(ContactAttemptSerializer(lead.attempts.all(), many=True).data)
-        serializer = ContactAttemptSerializer(data=request.data)
+        serializer = ContactAttemptSerializer(data=request.data, context={"lead": lead})
         serializer.is_valid(raise_exception=True)
-        attempt = lead_actions.log_attempt(lead, rep=request.user, **serializer.validated_data)
+        try:
+            attempt = ownership.log_attempt(lead, rep=request.user, **serializer.validated_data)
+        except ownership.LifecycleError as error:
+            raise ValidationError(get_error_detail(error)) from error
         return Response(ContactAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
 
 

@@ -8,7 +8,8 @@ class AssignmentReason(models.TextChoices):
     INTAKE = "intake", _("New lead")
     SLA_BREACH = "sla_breach", _("First-response deadline missed")
     REP_UNAVAILABLE = "rep_unavailable", _("Rep became unavailable")
-    MANUAL = "manual", _("Assigned by hand")
+    MANUAL = "manual", _("Assigned by a manager")
+    HANDED_BACK = "handed_back", _("Handed back by the rep")
     ESCALATION = "escalation", _("Escalated to managers")
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-MANAGE_PERMISSION = "leadfollow.manage_leads"
+from leadfollow.people import is_manager
 
 
 class LeadStatus(models.TextChoices):
@@ -23,6 +23,7 @@ class LeadStatus(models.TextChoices):
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.WORKING)
 _OPEN = Q(status__in=OPEN_STATUSES)
 _UNCONTACTED = Q(first_contacted_at__isnull=True)
+_NOT_ESCALATED = Q(escalated_at__isnull=True)
 
 
 class LeadQuerySet(models.QuerySet):
@@ -35,8 +36,15 @@ class LeadQuerySet(models.QuerySet):
         return self.filter(_UNCONTACTED)
 
     def cold(self, now: datetime | None = None) -> LeadQuerySet:
-        """Open, never contacted and past the first-response deadline."""
-        return self.filter(_OPEN, _UNCONTACTED, first_response_due__lt=now or timezone.now())
+        """Open, never contacted, past the first-response deadline and not escalated
+        (an escalated lead is the managers' to act on: see ``escalated()``)."""
+        return self.filter(
+            _OPEN, _UNCONTACTED, _NOT_ESCALATED, first_response_due__lt=now or timezone.now()
+        )
+
+    def escalated(self) -> LeadQuerySet:
+        """Open, never contacted and handed to the managers: their escalations list."""
+        return self.filter(_OPEN, _UNCONTACTED, escalated_at__isnull=False)
 
     def follow_up_due(self, now: datetime | None = None) -> LeadQuerySet:
         return self.filter(_OPEN, next_follow_up_at__lte=now or timezone.now())
@@ -99,7 +107,7 @@ class LeadQuerySet(models.QuerySet):
         """The one visibility rule: managers see every lead, reps only their own."""
         if not user or not user.is_authenticated:
             return self.none()
-        if user.is_superuser or user.has_perm(MANAGE_PERMISSION):
+        if is_manager(user):
             return self
         return self.for_rep(user)
 
@@ -203,6 +211,7 @@ class Lead(models.Model):
         return (
             self.is_open
             and self.first_contacted_at is None
+            and self.escalated_at is None
             and self.first_response_due is not None
             and self.first_response_due < (now or timezone.now())
         )

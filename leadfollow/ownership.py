@@ -1,0 +1,418 @@
+"""A lead's lifecycle: who owns it, until when, and why.
+
+The only code that writes a lead's ``owner``, ``first_response_due``, ``assigned_at``,
+``first_contacted_at``, ``escalated_at`` and ``reassignment_count``, and the only code
+that writes ``Assignment`` rows. Every door calls it: intake, the sweep, the rep pages,
+the API, the admin's forms and bulk actions, commands.
+
+Each change writes exactly one Assignment row (from → to, reason, actor, deadline) and
+queues its notification after commit. Routing only answers "who may take this lead".
+
+The rules that keep people and the sweep from fighting:
+
+- a rep who handed a lead back never gets it again from leadfollow (a manager may still
+  give it to them); a rep who missed its deadline gets it again only when nobody else can;
+- a manager's pick stands until the lead's new deadline: the sweep's handover skips it;
+- an escalated lead belongs to the managers (no owner) until one of them assigns it;
+- attempts are never before the lead arrived nor in the future.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+
+from leadfollow import signals
+from leadfollow.businesshours import add_business_minutes
+from leadfollow.calendars import rep_calendar, site_calendar
+from leadfollow.conf import lf_settings
+from leadfollow.jobs import enqueue_on_commit
+from leadfollow.models import (
+    Assignment,
+    AssignmentReason,
+    ContactAttempt,
+    Lead,
+    LeadStatus,
+    Outcome,
+    RepProfile,
+)
+from leadfollow.routing import Candidate, pick_rep, sla_minutes, unavailability
+
+# The one place that says which outcomes close a lead.
+OUTCOME_STATUS: dict[str, str] = {
+    Outcome.DECISION_MAKER: LeadStatus.QUALIFIED,
+    Outcome.MEETING_BOOKED: LeadStatus.QUALIFIED,
+    Outcome.NOT_INTERESTED: LeadStatus.DISQUALIFIED,
+}
+
+# A clock a minute ahead of the server's is still "now" (a rep's laptop, a phone).
+FUTURE_TOLERANCE = timedelta(minutes=1)
+
+
+class LifecycleError(ValidationError):
+    """A change the lead's state does not allow. A ``ValidationError``, so forms show it
+    and the API answers 400 with the message; nothing was changed."""
+
+
+class LeadClosed(LifecycleError):
+    def __init__(self, lead: Lead):
+        super().__init__(
+            _("This lead is %(status)s: reopen it before changing its owner."),
+            code="closed",
+            params={"status": lead.get_status_display()},
+        )
+
+
+class NotAssigned(LifecycleError):
+    def __init__(self, lead: Lead):
+        super().__init__(_("This lead is not assigned to anyone."), code="not_assigned")
+
+
+class RepUnavailable(LifecycleError):
+    """The chosen rep cannot take leads now; ``reasons`` say why. Confirm to assign anyway."""
+
+    def __init__(self, profile: RepProfile, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__(
+            _("%(rep)s is unavailable (%(reasons)s). Confirm to assign anyway."),
+            code="rep_unavailable",
+            params={"rep": str(profile), "reasons": "; ".join(str(r) for r in reasons)},
+        )
+
+
+# --- reading the history ----------------------------------------------------------------------
+
+
+def passed_over(lead_ids: Collection[int]) -> tuple[dict[int, list], dict[int, set]]:
+    """Per lead: the reps it was taken from after a missed deadline (one entry per miss),
+    and the reps who handed it back. One query."""
+    missed: dict[int, list] = defaultdict(list)
+    handed_back: dict[int, set] = defaultdict(set)
+    rows = Assignment.objects.filter(
+        lead_id__in=lead_ids,
+        reason__in=[AssignmentReason.SLA_BREACH, AssignmentReason.HANDED_BACK],
+    ).values_list("lead_id", "reason", "from_rep_id")
+    for lead_id, reason, rep_id in rows:
+        if rep_id is None:
+            continue
+        if reason == AssignmentReason.SLA_BREACH:
+            missed[lead_id].append(rep_id)
+        else:
+            handed_back[lead_id].add(rep_id)
+    return missed, handed_back
+
+
+# --- the one writer ----------------------------------------------------------------------------
+
+
+def _record_pick(profile: RepProfile, candidate: Candidate | None, now: datetime) -> None:
+    """The strategy's state: who was picked last, and the weighted router's clock."""
+    changes: dict = {"last_assigned_at": now}
+    if candidate is not None and candidate.routing_pass is not None:
+        changes["routing_pass"] = candidate.routing_pass
+    RepProfile.objects.filter(pk=profile.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(profile, name, value)
+
+
+def _write(
+    lead: Lead,
+    to: RepProfile | Candidate | None,
+    *,
+    reason: str,
+    now: datetime,
+    actor=None,
+    sla: int | None = None,
+    keep_deadline: bool = False,
+    note: str = "",
+    escalated_at: datetime | None = None,
+) -> Assignment:
+    """Give ``lead`` to ``to`` (a profile, a routing candidate or nobody), set its deadline,
+    write the Assignment row, queue the owner's notification after commit."""
+    candidate = to if isinstance(to, Candidate) else None
+    profile = candidate.profile if candidate is not None else to
+    previous_owner_id = lead.owner_id
+    if not keep_deadline:
+        minutes = sla if sla is not None else sla_minutes(lead)
+        calendar = rep_calendar(profile) if profile is not None else site_calendar()
+        lead.first_response_due = add_business_minutes(now, minutes, calendar)
+    lead.owner = profile.user if profile is not None else None
+    if profile is not None:
+        _record_pick(profile, candidate, now)
+    lead.assigned_at = now
+    lead.escalated_at = escalated_at
+    lead.save(
+        update_fields=[
+            "owner",
+            "first_response_due",
+            "assigned_at",
+            "escalated_at",
+            "reassignment_count",
+            "updated_at",
+        ]
+    )
+    assignment = Assignment.objects.create(
+        lead=lead,
+        from_rep_id=previous_owner_id,
+        to_rep=lead.owner,
+        reason=reason,
+        actor=actor,
+        created_at=now,
+        first_response_due=lead.first_response_due,
+        note=note[:200],
+    )
+    if reason == AssignmentReason.ESCALATION:
+        signals.lead_escalated.send(sender=Lead, lead=lead, assignment=assignment)
+        enqueue_on_commit("notify_escalation", assignment.pk)
+        return assignment
+    signals.lead_assigned.send(sender=Lead, lead=lead, assignment=assignment)
+    if previous_owner_id is not None or reason != AssignmentReason.INTAKE:
+        signals.lead_reassigned.send(sender=Lead, lead=lead, assignment=assignment)
+    if lead.owner_id and lf_settings.NOTIFY_ON_ASSIGNMENT:
+        enqueue_on_commit("notify_assignment", assignment.pk)
+    return assignment
+
+
+def _handover_sla(lead: Lead) -> int | None:
+    """A lead taken from someone gets the (shorter) handover deadline; a first owner the
+    usual one."""
+    return lf_settings.REASSIGNMENT_SLA_MINUTES if lead.owner_id else None
+
+
+def _locked(lead: Lead) -> Lead:
+    """Lock the row and refresh ``lead`` from it: the caller's copy may be stale."""
+    fresh = Lead.objects.select_for_update(of=("self",)).get(pk=lead.pk)
+    for field in Lead._meta.concrete_fields:
+        setattr(lead, field.attname, getattr(fresh, field.attname))
+    lead._state.fields_cache.clear()
+    return lead
+
+
+def _require_open(lead: Lead) -> None:
+    if not lead.is_open:
+        raise LeadClosed(lead)
+
+
+# --- the doors --------------------------------------------------------------------------------
+
+
+def assign_at_intake(lead: Lead, *, now: datetime, actor=None) -> Assignment:
+    """A new lead's first owner (routing's choice; nobody when nobody can take it) and its
+    first-response deadline in that owner's business hours."""
+    return _write(
+        lead, pick_rep(now, lead=lead), reason=AssignmentReason.INTAKE, now=now, actor=actor
+    )
+
+
+def move(lead: Lead, candidate: Candidate, *, reason: str, now: datetime, actor=None):
+    """Give an open lead to ``candidate`` after a breach, an absence or a manager's
+    "next rep": the handover deadline, one more reassignment on the count. The caller
+    holds the lead's row lock (the sweep's batch, or ``reassign_to_next``)."""
+    if lead.owner_id:
+        lead.reassignment_count += 1
+    return _write(lead, candidate, reason=reason, now=now, actor=actor, sla=_handover_sla(lead))
+
+
+def escalate(lead: Lead, *, now: datetime, actor=None) -> Assignment:
+    """Hand the lead to the managers: no owner, ``escalated_at`` stamped, managers told.
+
+    It leaves "cold now" (people must act, the sweep stops moving it) and waits in the
+    managers' escalations list until one of them assigns it."""
+    return _write(
+        lead,
+        None,
+        reason=AssignmentReason.ESCALATION,
+        now=now,
+        actor=actor,
+        keep_deadline=True,
+        escalated_at=now,
+    )
+
+
+@transaction.atomic
+def hand_back(lead: Lead, *, actor, note: str = "", now: datetime | None = None) -> Assignment:
+    """The owner gives the lead back ("wrong territory"): it goes at once to another rep
+    who can take it (the handover deadline), or to nobody, keeping its deadline, until
+    someone can. leadfollow never gives it back to this rep; ``note`` says why."""
+    now = now or timezone.now()
+    _locked(lead)
+    _require_open(lead)
+    if lead.owner_id is None:
+        raise NotAssigned(lead)
+    missed, handed_back = passed_over([lead.pk])
+    avoid = {lead.owner_id, *handed_back[lead.pk]}
+    candidate = pick_rep(now, exclude_user_ids=avoid | set(missed[lead.pk]), lead=lead)
+    candidate = candidate or pick_rep(now, exclude_user_ids=avoid, lead=lead)
+    lead.reassignment_count += 1
+    if candidate is None:
+        return _write(
+            lead, None, reason=AssignmentReason.HANDED_BACK, now=now, actor=actor,
+            keep_deadline=True, note=note,
+        )  # fmt: skip
+    return _write(
+        lead, candidate, reason=AssignmentReason.HANDED_BACK, now=now, actor=actor,
+        sla=lf_settings.REASSIGNMENT_SLA_MINUTES, note=note,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def assign_by_manager(
+    lead: Lead,
+    profile: RepProfile,
+    *,
+    actor,
+    now: datetime | None = None,
+    confirm_unavailable: bool = False,
+) -> Assignment | None:
+    """A manager gives the lead to ``profile``'s rep. Returns None when they own it already.
+
+    A rep who cannot take leads now (absent, off hours, not accepting, full) needs
+    ``confirm_unavailable``; otherwise ``RepUnavailable`` says why. The pick stands until
+    the new deadline: the sweep's handover leaves it alone. Clears an escalation."""
+    now = now or timezone.now()
+    _locked(lead)
+    _require_open(lead)
+    if lead.owner_id == profile.user_id and lead.escalated_at is None:
+        return None
+    reasons = unavailability(profile, now)
+    if reasons and not confirm_unavailable:
+        raise RepUnavailable(profile, reasons)
+    if lead.owner_id:
+        lead.reassignment_count += 1
+    return _write(
+        lead, profile, reason=AssignmentReason.MANUAL, now=now, actor=actor,
+        sla=_handover_sla(lead),
+    )  # fmt: skip
+
+
+def is_managers_pick(lead: Lead) -> bool:
+    """The lead's current owner was chosen by a manager (its latest row is theirs)."""
+    latest = lead.assignments.order_by("-created_at", "-pk").first()
+    return latest is not None and latest.reason == AssignmentReason.MANUAL
+
+
+# --- contact ---------------------------------------------------------------------------------
+
+
+def attempt_time_error(lead: Lead, at: datetime, now: datetime | None = None):
+    """Why ``at`` cannot be when someone tried to reach ``lead`` (None when it can)."""
+    now = now or timezone.now()
+    if at < lead.received_at:
+        return _("An attempt cannot be before the lead arrived (%(received)s).") % {
+            "received": date_format(timezone.localtime(lead.received_at), "DATETIME_FORMAT")
+        }
+    if at > now + FUTURE_TOLERANCE:
+        return _("An attempt cannot be in the future.")
+    return None
+
+
+def stops_clock(attempt: ContactAttempt) -> bool:
+    return not attempt.automated or lf_settings.AUTOMATED_ATTEMPTS_STOP_CLOCK
+
+
+@transaction.atomic
+def record_attempt(
+    lead: Lead,
+    *,
+    rep,
+    channel: str,
+    outcome: str,
+    note: str = "",
+    attempted_at: datetime | None = None,
+    automated: bool = False,
+    next_follow_up_at: datetime | None = None,
+) -> ContactAttempt:
+    """Store an attempt and stamp the lead's contact times; ``ValidationError`` (nothing
+    stored) when ``attempted_at`` is before the lead arrived or in the future.
+
+    The stamps are computed in SQL (earliest first contact, latest last contact) under a
+    row lock, so two attempts logged at once, or one logged late, leave the right times.
+    """
+    now = timezone.now()
+    attempted_at = attempted_at or now
+    _locked(lead)
+    if error := attempt_time_error(lead, attempted_at, now):
+        raise LifecycleError({"attempted_at": [error]}, code="invalid_time")
+    was_contacted = lead.first_contacted_at is not None
+    attempt = ContactAttempt.objects.create(
+        lead=lead,
+        rep=rep,
+        channel=channel,
+        outcome=outcome,
+        note=note,
+        attempted_at=attempted_at,
+        automated=automated,
+    )
+    at = Value(attempt.attempted_at)
+    changes = {"last_contacted_at": Coalesce(Greatest(F("last_contacted_at"), at), at)}
+    first = stops_clock(attempt) and not was_contacted
+    if stops_clock(attempt):
+        changes["first_contacted_at"] = Coalesce(Least(F("first_contacted_at"), at), at)
+        # Only a person working the lead makes it "working"; an auto-reply does not.
+        changes["status"] = Case(
+            When(status=LeadStatus.NEW, then=Value(LeadStatus.WORKING)), default=F("status")
+        )
+    if next_follow_up_at is not None:
+        changes["next_follow_up_at"] = next_follow_up_at
+    Lead.objects.filter(pk=lead.pk).update(**changes, updated_at=now)
+    lead.refresh_from_db()
+    signals.lead_contacted.send(sender=Lead, lead=lead, attempt=attempt, first=first)
+    return attempt
+
+
+@transaction.atomic
+def log_attempt(
+    lead: Lead,
+    *,
+    rep,
+    channel: str,
+    outcome: str,
+    note: str = "",
+    next_follow_up_at: datetime | None = None,
+    attempted_at: datetime | None = None,
+) -> ContactAttempt:
+    """What a rep logs: the attempt, then its outcome. An outcome in ``OUTCOME_STATUS``
+    closes the lead; a follow-up that was already due counts as done, unless the rep
+    scheduled the next one."""
+    attempt = record_attempt(
+        lead,
+        rep=rep,
+        channel=channel,
+        outcome=outcome,
+        note=note,
+        attempted_at=attempted_at,
+        next_follow_up_at=next_follow_up_at,
+    )
+    if outcome in OUTCOME_STATUS:
+        set_status(lead, OUTCOME_STATUS[outcome])
+    if (
+        next_follow_up_at is None
+        and lead.next_follow_up_at is not None
+        and lead.next_follow_up_at <= attempt.attempted_at
+    ):
+        schedule_follow_up(lead, None)
+    return attempt
+
+
+def set_status(lead: Lead, status: str) -> None:
+    """Close (qualified, disqualified) or reopen (new, working) a lead."""
+    LeadStatus(status)  # ValueError on anything else
+    now = timezone.now()
+    Lead.objects.filter(pk=lead.pk).update(status=status, updated_at=now)
+    lead.status, lead.updated_at = status, now
+
+
+def schedule_follow_up(lead: Lead, at: datetime | None) -> None:
+    """Set (or with ``None`` clear) the next follow-up time."""
+    now = timezone.now()
+    Lead.objects.filter(pk=lead.pk).update(next_follow_up_at=at, updated_at=now)
+    lead.next_follow_up_at, lead.updated_at = at, now
