@@ -1,0 +1,236 @@
+"""The lead's lifecycle through every door: people and the sweep agree.
+
+Each test goes through the door a user uses (admin pages, rep pages) and then lets the
+sweep run, asserting the Assignment rows, the owner and the deadline."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Permission
+from django.test import override_settings
+from django.urls import reverse
+
+from leadfollow import ownership
+from leadfollow.models import Absence, Assignment, AssignmentReason, ContactAttempt, Lead
+from leadfollow.sweep import reassign_overdue
+from tests.factories import LeadFactory, RepFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+BERLIN = ZoneInfo("Europe/Berlin")
+# Monday 10:00 in Berlin, inside everyone's hours: the clock is pinned so "now" is a workday.
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(autouse=True)
+def monday():
+    with time_machine.travel(MONDAY_10, tick=False):
+        yield
+
+
+@pytest.fixture
+def manager(client):
+    user = UserFactory(username="morgan", is_staff=True)
+    for codename in ("manage_leads", "add_lead", "change_lead", "add_contactattempt"):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(user)
+    return user
+
+
+def chain_ok(lead: Lead) -> bool:
+    """Each row's from_rep is the previous row's to_rep; the last to_rep is the owner."""
+    rows = list(lead.assignments.order_by("created_at", "pk"))
+    pairs = zip(rows, rows[1:], strict=False)
+    return all(b.from_rep_id == a.to_rep_id for a, b in pairs) and (
+        rows[-1].to_rep_id == Lead.objects.get(pk=lead.pk).owner_id
+    )
+
+
+# --- the rep hands a lead back -------------------------------------------------------------------
+
+
+def test_handed_back_lead_goes_to_another_rep_and_the_sweep_never_returns_it(client):
+    ana, bob = RepFactory(), RepFactory()
+    lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)
+    ownership.assign_by_manager(lead, ana, actor=None, confirm_unavailable=True)
+    client.force_login(ana.user)
+
+    response = client.post(
+        reverse("leadfollow:hand_back", args=[lead.pk]), {"hand_back-reason": "Wrong territory"}
+    )
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.owner == bob.user
+    row = lead.assignments.latest()
+    assert (row.reason, row.from_rep, row.to_rep, row.note) == (
+        AssignmentReason.HANDED_BACK,
+        ana.user,
+        bob.user,
+        "Wrong territory",
+    )
+    assert row.first_response_due == lead.first_response_due > MONDAY_10
+
+    # Bob misses it: the sweep must not give it back to Ana, who handed it back.
+    report = reassign_overdue(lead.first_response_due + MINUTE)
+    lead.refresh_from_db()
+    assert report.escalated == 1 and lead.owner is None  # nobody else: the managers' now
+    assert Assignment.objects.filter(lead=lead, to_rep=ana.user).count() == 1  # only the first
+    assert chain_ok(lead)
+
+
+def test_handed_back_with_nobody_else_waits_unowned_and_keeps_its_deadline(client):
+    ana = RepFactory()
+    lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)
+    ownership.assign_at_intake(lead, now=MONDAY_10)
+    due = Lead.objects.get(pk=lead.pk).first_response_due
+    client.force_login(ana.user)
+    client.post(reverse("leadfollow:hand_back", args=[lead.pk]), {"hand_back-reason": "Not mine"})
+    lead.refresh_from_db()
+    assert (lead.owner, lead.first_response_due) == (None, due)
+    reassign_overdue(MONDAY_10 + MINUTE)  # the handover finds only Ana, and leaves it
+    assert Lead.objects.get(pk=lead.pk).owner is None
+    bob = RepFactory()
+    reassign_overdue(MONDAY_10 + 2 * MINUTE)
+    assert Lead.objects.get(pk=lead.pk).owner == bob.user
+
+
+# --- the manager chooses -------------------------------------------------------------------------
+
+
+def test_managers_pick_of_an_absent_rep_stands_until_its_deadline(manager):
+    ana, bob = RepFactory(), RepFactory()
+    Absence.objects.create(rep=bob, starts_at=MONDAY_10 - MINUTE, ends_at=MONDAY_10 + 60 * MINUTE)
+    lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)
+    ownership.assign_at_intake(lead, now=MONDAY_10)
+    lead.refresh_from_db()
+    assert lead.owner == ana.user
+
+    with pytest.raises(ownership.RepUnavailable) as refused:
+        ownership.assign_by_manager(lead, bob, actor=manager)
+    assert "absent until" in str(refused.value.reasons)
+    ownership.assign_by_manager(lead, bob, actor=manager, confirm_unavailable=True)
+    lead.refresh_from_db()
+    assert lead.owner == bob.user
+
+    reassign_overdue(MONDAY_10 + MINUTE)  # Bob is absent, but the manager chose him
+    assert Lead.objects.get(pk=lead.pk).owner == bob.user
+    reassign_overdue(lead.first_response_due + MINUTE)  # missed: now it moves, not to Bob
+    lead.refresh_from_db()
+    assert lead.owner == ana.user
+    assert [r.reason for r in lead.assignments.order_by("pk")] == ["intake", "manual", "sla_breach"]
+    assert chain_ok(lead)
+
+
+def test_admin_chooser_shows_availability_and_asks_for_confirmation(client, manager):
+    ana = RepFactory(user=UserFactory(username="ana"), capacity=1)
+    bob = RepFactory(user=UserFactory(username="bob"))
+    Absence.objects.create(rep=bob, starts_at=MONDAY_10 - MINUTE, ends_at=MONDAY_10 + 60 * MINUTE)
+    lead = LeadFactory(owner=ana.user, first_response_due=MONDAY_10 - MINUTE)
+    data = {"action": "assign_to_chosen_rep", "_selected_action": [lead.pk]}
+    page = client.post(reverse("admin:leadfollow_coldlead_changelist"), data)
+    html = page.content.decode()
+    assert "1/1 open uncontacted" in html and "full (1 of 1)" in html
+    assert "absent until" in html
+
+
+# --- admin forms ---------------------------------------------------------------------------------
+
+
+def test_admin_add_lead_routes_it_and_gives_it_a_deadline(client, manager):
+    ana = RepFactory()
+    response = client.post(
+        reverse("admin:leadfollow_lead_add"),
+        {
+            "name": "Added By Hand",
+            "email": "HAND@example.com",
+            "source": "phone",
+            "attributes": "{}",
+            "status": "new",
+            **inline_management(),
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    lead = Lead.objects.get(name="Added By Hand")
+    assert (lead.owner, lead.email) == (ana.user, "hand@example.com")
+    assert lead.first_response_due == MONDAY_10 + 60 * MINUTE
+    row = Assignment.objects.get(lead=lead)
+    assert (row.reason, row.to_rep, row.actor) == ("intake", ana.user, manager)
+
+
+def test_admin_change_owner_writes_a_row_and_a_new_deadline(client, manager):
+    ana, bob = RepFactory(), RepFactory(accepting_leads=False)
+    lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)
+    ownership.assign_at_intake(lead, now=MONDAY_10 - 5 * MINUTE)
+    url = reverse("admin:leadfollow_lead_change", args=[lead.pk])
+    form = {
+        "name": lead.name,
+        "email": lead.email,
+        "source": lead.source,
+        "attributes": "{}",
+        "status": "new",
+        "owner": bob.user.pk,
+        **inline_management(),
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200
+    assert "not accepting leads" in refused.content.decode()
+    assert Lead.objects.get(pk=lead.pk).owner == ana.user
+
+    assert client.post(url, {**form, "confirm_unavailable": "on"}).status_code == 302
+    lead.refresh_from_db()
+    assert lead.owner == bob.user
+    row = lead.assignments.latest()
+    assert (row.reason, row.from_rep, row.to_rep, row.actor) == (
+        "manual",
+        ana.user,
+        bob.user,
+        manager,
+    )
+    with override_settings(LEADFOLLOW={"TIME_ZONE": "Europe/Berlin"}):
+        assert lead.first_response_due == MONDAY_10 + 30 * MINUTE  # the handover SLA
+    assert chain_ok(lead)
+
+
+def test_admin_attempt_stops_the_clock_and_cannot_predate_the_lead(client, manager):
+    ana = RepFactory()
+    lead = LeadFactory(owner=ana.user, received_at=MONDAY_10 - 90 * MINUTE)
+    url = reverse("admin:leadfollow_contactattempt_add")
+    form = {"lead": lead.pk, "rep": ana.user.pk, "channel": "call", "outcome": "connected"}
+    early = client.post(
+        url, {**form, "attempted_at_0": "2026-11-23", "attempted_at_1": "08:00"}
+    )  # 08:00 Berlin: the lead arrived at 08:30
+    assert early.status_code == 200 and "before the lead arrived" in early.content.decode()
+    assert not ContactAttempt.objects.exists()
+
+    ok = client.post(url, {**form, "attempted_at_0": "2026-11-23", "attempted_at_1": "09:15"})
+    assert ok.status_code == 302
+    lead.refresh_from_db()
+    assert lead.first_contacted_at == datetime(2026, 11, 23, 9, 15, tzinfo=BERLIN)
+    reassign_overdue(MONDAY_10 + 120 * MINUTE)
+    assert Lead.objects.get(pk=lead.pk).owner == ana.user  # contacted: the sweep leaves it
+
+
+def test_staff_without_manage_leads_cannot_log_on_another_reps_lead(client):
+    clerk = RepFactory(user=UserFactory(username="clerk", is_staff=True)).user
+    for codename in ("add_contactattempt", "change_contactattempt", "view_contactattempt"):
+        clerk.user_permissions.add(Permission.objects.get(codename=codename))
+    other = LeadFactory(owner=RepFactory().user, received_at=MONDAY_10 - 90 * MINUTE)
+    client.force_login(clerk)
+    response = client.post(
+        reverse("admin:leadfollow_contactattempt_add"),
+        {"lead": other.pk, "rep": clerk.pk, "channel": "call", "outcome": "connected",
+         "attempted_at_0": "2026-11-23", "attempted_at_1": "09:15"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "lead" in response.context["adminform"].form.errors
+    assert not ContactAttempt.objects.exists()
+
+
+def inline_management() -> dict:
+    """Empty inline formsets of the Lead admin page (attempts, assignments, submissions)."""
+    data = {}
+    for prefix in ("attempts", "assignments", "submissions"):
+        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
+    return data
