@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from leadfollow.businesshours import BusinessCalendar
-from leadfollow.conf import lf_settings
-
-if TYPE_CHECKING:
-    from leadfollow.models import RepProfile
+from leadfollow.conf import WATCHED_SETTINGS, lf_settings
 
 
 def _freeze(hours) -> tuple:
@@ -29,8 +29,9 @@ def site_calendar() -> BusinessCalendar:
     )
 
 
-def rep_calendar(profile: RepProfile | None) -> BusinessCalendar:
-    """A rep's own hours and zone, each falling back to the site calendar; site holidays apply."""
+def rep_calendar(profile) -> BusinessCalendar:
+    """A ``RepProfile``'s own hours and zone, each falling back to the site calendar;
+    site holidays apply. ``None``: the site calendar."""
     if profile is None:
         return site_calendar()
     hours = profile.working_hours or lf_settings.BUSINESS_HOURS
@@ -41,3 +42,9 @@ def rep_calendar(profile: RepProfile | None) -> BusinessCalendar:
 
 def clear_cache() -> None:
     _build.cache_clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in WATCHED_SETTINGS:
+        clear_cache()

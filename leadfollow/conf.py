@@ -91,10 +91,11 @@ class LeadFollowSettings:
 lf_settings = LeadFollowSettings(DEFAULTS)
 
 
+#: Settings whose change invalidates what was read from them (calendars listen too).
+WATCHED_SETTINGS = frozenset({"LEADFOLLOW", "TIME_ZONE", "DEFAULT_FROM_EMAIL"})
+
+
 @receiver(setting_changed)
 def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"LEADFOLLOW", "TIME_ZONE", "DEFAULT_FROM_EMAIL"}:
+    if setting in WATCHED_SETTINGS:
         lf_settings.reload()
-        from leadfollow import calendars
-
-        calendars.clear_cache()

@@ -33,7 +33,6 @@ import re
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.db import connections, transaction
@@ -54,7 +53,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Greatest, Least, Left, Length, Power, StrIndex
+from django.db.models.functions import Left, Length, StrIndex
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -68,6 +67,8 @@ from django.dispatch import receiver
 from leadfollow.conf import lf_settings
 from leadfollow.models import Lead, Operator, ScoringRule
 from leadfollow.models.scoring import LEAD_FIELDS, NUMBER_LIMIT, attribute_keys, is_rule_number
+from leadfollow.urgency import VendorFunc as _VendorFunc
+from leadfollow.urgency import urgency_expression  # noqa: F401  (its home until 0.x)
 
 _MISSING = object()
 _LEAD_PATHS = frozenset(LEAD_FIELDS)
@@ -174,15 +175,6 @@ def score_lead(lead: Lead, rules: Iterable[ScoringRule] | None = None) -> int:
 
 
 # --- SQL: many leads ----------------------------------------------------------------------
-
-
-class _VendorFunc(Func):
-    """A function spelled differently per database; ``as_<vendor>`` builds the SQL."""
-
-    def as_sql(self, compiler, connection, **extra):
-        raise NotImplementedError(
-            f"leadfollow scoring supports SQLite and PostgreSQL, not {connection.vendor}"
-        )
 
 
 class _JSONText(_VendorFunc):
@@ -598,43 +590,6 @@ def preview_rule_change(
 
 
 # --- Urgency ------------------------------------------------------------------------------
-
-
-class _EpochSeconds(_VendorFunc):
-    output_field = FloatField()
-
-    def as_sqlite(self, compiler, connection, **extra):
-        # Django stores datetimes in SQLite as UTC text that julianday() reads.
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"((JULIANDAY({sql}) - 2440587.5) * 86400.0)", params
-
-    def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"CAST(EXTRACT(EPOCH FROM {sql}) AS double precision)", params
-
-
-def urgency_expression(now: datetime, *, deadline=None):
-    """Seconds until a lead's *effective* deadline; smaller is more urgent (negative: late).
-
-    ``urgency = (deadline − now) − score × MINUTES_PER_POINT × 60 × 0.5^(age / half-life)``
-
-    where ``deadline`` is the first-response deadline (default; pass another expression,
-    e.g. the next follow-up, for contacted leads), ``age`` = now − received_at in hours
-    (0 for leads stamped in the future) and the half-life is
-    ``LEADFOLLOW["URGENCY_HALF_LIFE_HOURS"]``. A fresh lead scoring 40 with the default
-    0.25 minutes per point sorts as if due 10 minutes earlier; one half-life later, 5.
-    The exponent is capped at 64 (PostgreSQL raises on float underflow).
-    """
-    deadline = F("first_response_due") if deadline is None else deadline
-    now_seconds = Value(now.timestamp(), output_field=FloatField())
-    half_life_seconds = float(lf_settings.URGENCY_HALF_LIFE_HOURS) * 3600.0
-    per_point = float(lf_settings.URGENCY_MINUTES_PER_POINT) * 60.0
-    age = Greatest(now_seconds - _EpochSeconds(F("received_at")), Value(0.0))
-    decay = Power(
-        Value(0.5), Least(age / Value(half_life_seconds), Value(64.0)), output_field=FloatField()
-    )
-    bonus = Cast(F("score"), FloatField()) * Value(per_point) * decay
-    return _EpochSeconds(deadline) - now_seconds - bonus
 
 
 # --- Keeping stored scores current -------------------------------------------------------

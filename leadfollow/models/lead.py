@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from leadfollow.people import is_manager
+from leadfollow.urgency import urgency_expression
 
 
 class LeadStatus(models.TextChoices):
@@ -59,7 +60,7 @@ class LeadQuerySet(models.QuerySet):
     def by_urgency(self, now: datetime | None = None) -> LeadQuerySet:
         """Most urgent first, in one query, annotating ``breached``, ``awaiting_contact``
         and ``urgency`` (seconds until the lead's effective deadline; see
-        ``leadfollow.scoring.urgency_expression``)::
+        ``leadfollow.urgency.urgency_expression``)::
 
             urgency = (deadline - now) - score * MINUTES_PER_POINT * 60 * 0.5 ** (age / half-life)
 
@@ -71,8 +72,6 @@ class LeadQuerySet(models.QuerySet):
 
         Ties: the higher score, then the primary key.
         """
-        from leadfollow.scoring import urgency_expression
-
         now = now or timezone.now()
         deadline = models.Case(
             models.When(_UNCONTACTED, then=models.F("first_response_due")),
