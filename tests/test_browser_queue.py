@@ -111,3 +111,43 @@ def test_rep_calls_the_most_urgent_lead_and_it_leaves_the_overdue_list(live_serv
     assert queue_names(browser) == []
     browser.get(queue_url)
     assert queue_names(browser) == ["Soon Sami", "Later Lars", "Cold Carla"]
+
+
+def test_rep_hands_a_lead_back_and_it_appears_in_another_reps_queue(live_server, browser):
+    from selenium.webdriver.common.by import By
+
+    always = {
+        day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    }
+    rita = RepFactory(user__username="rita", working_hours=always)
+    otto = RepFactory(user__username="otto", working_hours=always)
+    for profile in (rita, otto):
+        user = get_user_model().objects.get(pk=profile.user_id)
+        user.set_password(PASSWORD)
+        user.save()
+    lead = LeadFactory(
+        name="Wrong Territory Wanda",
+        owner=rita.user,
+        first_response_due=timezone.now() + timedelta(minutes=40),
+    )
+
+    def log_in(username: str) -> None:
+        browser.delete_all_cookies()
+        browser.get(live_server.url + reverse("leadfollow:queue"))
+        browser.find_element(By.ID, "id_username").send_keys(username)
+        browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.lf-form button"))
+
+    log_in("rita")
+    assert queue_names(browser) == ["Wrong Territory Wanda"]
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Wrong Territory Wanda"))
+    browser.find_element(By.ID, "id_hand_back-reason").send_keys("Wrong territory: Bavaria")
+    button = browser.find_element(By.CSS_SELECTOR, "#id_hand_back-reason")
+    click_and_wait(browser, button.find_element(By.XPATH, "ancestor::form//button"))
+    assert "went to otto" in browser.find_element(By.CSS_SELECTOR, ".lf-message-success").text
+    assert queue_names(browser) == []
+
+    log_in("otto")
+    assert queue_names(browser) == ["Wrong Territory Wanda"]
+    lead.refresh_from_db()
+    assert lead.owner_id == otto.user_id
