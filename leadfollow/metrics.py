@@ -297,8 +297,9 @@ def _grouped(counts: list[dict], field: str) -> dict:
 
 def _per_rep(counts: list[dict], base: QuerySet, moves: QuerySet, now: datetime) -> list[dict]:
     rows = _grouped(counts, "owner_id")
+    # The rep queue's "overdue" (a missed deadline or follow-up), so both pages agree.
     overdue = dict(
-        base.cold(now)
+        base.overdue(now)
         .order_by()
         .values("owner_id")
         .annotate(n=Count("pk"))

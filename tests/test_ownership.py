@@ -234,3 +234,23 @@ def inline_management() -> dict:
     for prefix in ("attempts", "assignments", "submissions"):
         data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
     return data
+
+
+def test_dashboard_and_queue_agree_on_overdue_follow_ups(client):
+    from leadfollow import metrics
+
+    ana = RepFactory()
+    LeadFactory(
+        owner=ana.user,
+        received_at=MONDAY_10 - 48 * 60 * MINUTE,
+        first_contacted_at=MONDAY_10 - 47 * 60 * MINUTE,
+        next_follow_up_at=MONDAY_10 - 60 * MINUTE,
+        status="working",
+    )
+    client.force_login(ana.user)
+    page = client.get(reverse("leadfollow:queue") + "?overdue=true")
+    report = metrics.response_report(Lead.objects.all(), now=MONDAY_10)
+    per_rep = {row["rep_id"]: row["overdue"] for row in report["reps"]}
+    assert per_rep[ana.user_id] == 1
+    assert len(page.context["leads"]) == 1  # the same lead, on the rep's overdue tab
+    assert Lead.objects.overdue(MONDAY_10).count() == 1

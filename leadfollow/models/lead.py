@@ -53,9 +53,8 @@ class LeadQuerySet(models.QuerySet):
     def overdue(self, now: datetime | None = None) -> LeadQuerySet:
         """Open leads with a missed action: a first-response deadline or a follow-up."""
         now = now or timezone.now()
-        return self.filter(
-            _OPEN, (_UNCONTACTED & Q(first_response_due__lt=now)) | Q(next_follow_up_at__lt=now)
-        )
+        late = _UNCONTACTED & _NOT_ESCALATED & Q(first_response_due__lt=now)  # cold()
+        return self.filter(_OPEN, late | Q(next_follow_up_at__lt=now))
 
     def by_urgency(self, now: datetime | None = None) -> LeadQuerySet:
         """Most urgent first, in one query, annotating ``breached``, ``awaiting_contact``
