@@ -153,6 +153,21 @@ def check_routing_and_sweep(app_configs=None, **kwargs) -> list:
             errors.append(
                 Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E010")
             )
+    for name in ("PAUSE_WINDOW_HOURS", "SELF_PAUSE_MINUTES"):
+        if not _positive_int(getattr(lf_settings, name)):
+            errors.append(
+                Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E040")
+            )
+    pause = lf_settings.PAUSE_AFTER_MISSES
+    if pause is not None and not _positive_int(pause):
+        errors.append(
+            Error(
+                "LEADFOLLOW['PAUSE_AFTER_MISSES'] must be None or a positive integer.",
+                hint="None never pauses a rep; 3 pauses a rep after three missed deadlines "
+                "within PAUSE_WINDOW_HOURS.",
+                id="leadfollow.E041",
+            )
+        )
     share = lf_settings.EARLY_WARNING_SHARE
     if share is not None and (
         isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1

@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     # Sweep (leadfollow.sweep.reassign_overdue, every minute)
     "REASSIGNMENT_SLA_MINUTES": 30,  # business minutes the next rep gets after a handover
     "MAX_MISSES": 3,  # the Nth missed first-response deadline escalates instead of moving
+    # Pause non-responders: after this many missed first-response deadlines within
+    # PAUSE_WINDOW_HOURS a rep gets no new leads until they resume (None: never pause).
+    "PAUSE_AFTER_MISSES": 5,
+    "PAUSE_WINDOW_HOURS": 24,
+    "SELF_PAUSE_MINUTES": 60,  # "I'm away for an hour" on the rep's queue
     "EARLY_WARNING_SHARE": None,  # e.g. 0.75: warn the owner once 75% of the SLA elapsed
     "SWEEP_BATCH_SIZE": 100,  # leads locked and moved per transaction
     # Scoring (leadfollow.scoring) and urgency (Lead.objects.by_urgency)

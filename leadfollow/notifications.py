@@ -24,7 +24,15 @@ from django.utils import timezone
 from leadfollow import signals
 from leadfollow.conf import lf_settings
 from leadfollow.jobs import enqueue_on_commit
-from leadfollow.models import Assignment, Channel, ContactAttempt, Lead, Outcome, Reminder
+from leadfollow.models import (
+    Assignment,
+    Channel,
+    ContactAttempt,
+    Lead,
+    Outcome,
+    Reminder,
+    RepProfile,
+)
 from leadfollow.ownership import record_attempt
 from leadfollow.people import managers, user_zone
 
@@ -135,6 +143,33 @@ def notify_escalation(assignment_id: int) -> bool:
         }
         recipients = escalation_recipients()
         return _send("lead_escalated", context, [user.email for user in recipients])
+
+
+def notify_rep_paused(profile_id: int) -> bool:
+    """E-mail the managers that a rep was paused after repeated missed deadlines; once
+    per pause (``pause_notified_at`` is the ledger)."""
+    from leadfollow.availability import recent_misses
+
+    with transaction.atomic():
+        if not _claim_pause(profile_id):
+            return False
+        profile = RepProfile.objects.select_related("user").get(pk=profile_id)
+        context = {
+            "rep": profile.user,
+            "profile": profile,
+            "misses": recent_misses([profile.user_id], profile.paused_at).get(profile.user_id, 0),
+            "hours": lf_settings.PAUSE_WINDOW_HOURS,
+            **_deadline(profile.paused_at, user_zone(None)),
+        }
+        recipients = escalation_recipients()
+        return _send("rep_paused", context, [user.email for user in recipients])
+
+
+def _claim_pause(profile_id: int) -> bool:
+    claimed = RepProfile.objects.filter(
+        pk=profile_id, paused_at__isnull=False, pause_notified_at__isnull=True
+    ).update(pause_notified_at=timezone.now())
+    return bool(claimed)
 
 
 def notify_reminder(reminder_id: int) -> bool:

@@ -294,12 +294,6 @@ def assign_by_manager(
     )  # fmt: skip
 
 
-def is_managers_pick(lead: Lead) -> bool:
-    """The lead's current owner was chosen by a manager (its latest row is theirs)."""
-    latest = lead.assignments.order_by("-created_at", "-pk").first()
-    return latest is not None and latest.reason == AssignmentReason.MANUAL
-
-
 # --- contact ---------------------------------------------------------------------------------
 
 

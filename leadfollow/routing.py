@@ -298,6 +298,14 @@ def unavailability(profile: RepProfile, now: datetime, *, load: int | None = Non
         reasons.append(gettext("account inactive"))
     if not profile.accepting_leads:
         reasons.append(gettext("not accepting leads"))
+    if profile.is_paused(now):
+        reasons.append(
+            gettext("paused until %(until)s")
+            % {"until": date_format(timezone.localtime(profile.paused_until, profile.zone),
+                                    "DATETIME_FORMAT")}
+            if profile.paused_until
+            else gettext("paused (%(why)s)") % {"why": profile.get_pause_reason_display()}
+        )  # fmt: skip
     absence = (
         Absence.objects.filter(rep=profile, starts_at__lte=now, ends_at__gt=now)
         .order_by("-ends_at")

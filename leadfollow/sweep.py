@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from leadfollow import ownership
+from leadfollow import availability, ownership
 from leadfollow.businesshours import business_minutes_between
 from leadfollow.calendars import rep_calendar
 from leadfollow.conf import lf_settings
@@ -39,6 +39,7 @@ class SweepReport:
     handed_over: int = 0  # owner became unavailable (or there was none): moved
     reassigned: int = 0  # first-response deadline missed: moved to another rep
     escalated: int = 0  # missed too often, or nobody else can take it: managers told
+    paused: int = 0  # reps paused after PAUSE_AFTER_MISSES misses: managers told
     warned: int = 0  # early warnings sent to owners
     reminded: int = 0  # follow-up reminders sent to owners
     renotified: int = 0  # notifications whose task was lost, queued again
@@ -53,7 +54,7 @@ def reassign_overdue(now: datetime | None = None) -> SweepReport:
     report = SweepReport()
     # Handover first: a lead whose owner went on leave moves without a miss on record.
     report.handed_over = hand_over_unavailable(now)
-    report.reassigned, report.escalated = move_breached(now)
+    report.reassigned, report.escalated, report.paused = move_breached(now)
     report.warned = warn_before_deadline(now)
     report.reminded = remind_follow_ups(now)
     # Last: rows written by this pass are too young to count as lost.
@@ -124,21 +125,24 @@ def _next_rep(pool: RepPool, lead: Lead, missed: list, handed_back: set) -> Cand
     )
 
 
-def move_breached(now: datetime) -> tuple[int, int]:
+def move_breached(now: datetime) -> tuple[int, int, int]:
     """Reassign or escalate open, uncontacted, not yet escalated leads past their deadline."""
-    counts = {"reassigned": 0, "escalated": 0}
+    counts = {"reassigned": 0, "escalated": 0, "paused": 0}
 
     def handle(batch: list[Lead]) -> int:
         pool = _lock_reps(now)
         missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
+        missed_now = {lead.owner_id for lead in batch if lead.owner_id}
         for lead in batch:
             outcome = _handle_breach(pool, lead, now, missed[lead.pk], handed_back[lead.pk])
             counts[outcome] += 1
+        # Counted with this batch's rows: the Nth miss pauses the rep for the next leads.
+        counts["paused"] += len(availability.pause_non_responders(missed_now, now))
         return len(batch)
 
     queryset = Lead.objects.cold(now)
     _in_batches(queryset, ("first_response_due", "pk"), handle)
-    return counts["reassigned"], counts["escalated"]
+    return counts["reassigned"], counts["escalated"], counts["paused"]
 
 
 def _handle_breach(
@@ -174,12 +178,14 @@ def _managers_pick() -> Exists:
             lead=OuterRef("pk"),
             reason=AssignmentReason.MANUAL,
             created_at=OuterRef("assigned_at"),
+            to_rep=OuterRef("owner"),
         )
     )
 
 
 def hand_over_unavailable(now: datetime) -> int:
-    """Move uncontacted leads off reps who stopped accepting or are absent, and give
+    """Move uncontacted leads and overdue follow-ups off reps who stopped accepting, are
+    absent or paused, and give
     unowned leads (nobody was available at intake, or it was handed back) to whoever can
     take them now. Escalated leads wait for a manager; a manager's pick stands."""
     if not candidates(now):
@@ -196,11 +202,14 @@ def hand_over_unavailable(now: datetime) -> int:
                 moved += 1
         return moved
 
+    unavailable = _unavailable_owner(now)
+    uncontacted = Q(first_contacted_at__isnull=True) & (Q(owner__isnull=True) | unavailable)
+    # A follow-up an absent or paused rep cannot make is handed over like a first response.
+    follow_up = Q(next_follow_up_at__lt=now) & unavailable
     queryset = (
         Lead.objects.open()
-        .uncontacted()
         .filter(escalated_at__isnull=True)
-        .filter(Q(owner__isnull=True) | _unavailable_owner(now))
+        .filter(uncontacted | follow_up)
         .exclude(_managers_pick())
     )
     return _in_batches(queryset, ("pk",), handle)

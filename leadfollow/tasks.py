@@ -25,6 +25,12 @@ def notify_escalation(assignment_id: int) -> bool:
     return notify(assignment_id)
 
 
+def notify_rep_paused(profile_id: int) -> bool:
+    from leadfollow.notifications import notify_rep_paused as notify
+
+    return notify(profile_id)
+
+
 def notify_reminder(reminder_id: int) -> bool:
     from leadfollow.notifications import notify_reminder as notify
 

@@ -8,6 +8,8 @@ app_name = "leadfollow"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("pause/", views.pause, name="pause"),
+    path("resume/", views.resume, name="resume"),
     path("<int:pk>/", views.lead_detail, name="lead"),
     path("<int:pk>/attempts/", views.log_attempt, name="log_attempt"),
     path("<int:pk>/status/", views.set_status, name="set_status"),

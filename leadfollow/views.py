@@ -18,11 +18,12 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from leadfollow import ownership
+from leadfollow import availability, ownership
 from leadfollow.filters import LeadFilterSet, end_of_day
 from leadfollow.forms import AttemptForm, FollowUpForm, HandBackForm, StatusForm
 from leadfollow.models import Channel, ContactAttempt, Lead, LeadStatus, Outcome, RepProfile
@@ -195,6 +196,7 @@ def _tab_queryset(tab: str, leads, request: HttpRequest, now: datetime):
 @in_rep_zone
 def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
+    profile = RepProfile.objects.filter(user=request.user).first()
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "queue"
     owner_id = _queue_owner(request)
     leads = Lead.objects.visible_to(request.user).select_related("owner")
@@ -222,6 +224,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "is_manager": manager,
         "owner_id": owner_id,
         "reps": RepProfile.objects.select_related("user") if manager else (),
+        "my_profile": profile,
+        "paused": profile is not None and profile.is_paused(now),
         "rep_param": request.GET.get("rep", ""),
         "recent_days": RECENT_DAYS,
     }
@@ -331,3 +335,27 @@ def hand_back(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, done % {"name": lead.name, "rep": row.to_rep})
             return redirect("leadfollow:queue")
     return _render_lead(request, lead, hand_back_form=form)
+
+
+@require_POST
+@login_required
+def pause(request: HttpRequest) -> HttpResponse:
+    """The rep steps away ("I'm away for an hour"): no new leads until they are back."""
+    profile = get_object_or_404(RepProfile, user=request.user)
+    if availability.pause_self(profile):
+        until = timezone.localtime(profile.paused_until, user_zone(request.user))
+        messages.success(
+            request,
+            gettext("Paused: no new leads until %(until)s.")
+            % {"until": date_format(until, "TIME_FORMAT")},
+        )
+    return redirect("leadfollow:queue")
+
+
+@require_POST
+@login_required
+def resume(request: HttpRequest) -> HttpResponse:
+    profile = get_object_or_404(RepProfile, user=request.user)
+    if availability.resume(profile):
+        messages.success(request, gettext("Welcome back: new leads come to you again."))
+    return redirect("leadfollow:queue")

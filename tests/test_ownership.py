@@ -63,7 +63,7 @@ def test_handed_back_lead_goes_to_another_rep_and_the_sweep_never_returns_it(cli
     assert response.status_code == 302
     lead.refresh_from_db()
     assert lead.owner == bob.user
-    row = lead.assignments.latest()
+    row = lead.assignments.order_by("-created_at", "-pk").first()
     assert (row.reason, row.from_rep, row.to_rep, row.note) == (
         AssignmentReason.HANDED_BACK,
         ana.user,
@@ -181,7 +181,7 @@ def test_admin_change_owner_writes_a_row_and_a_new_deadline(client, manager):
     assert client.post(url, {**form, "confirm_unavailable": "on"}).status_code == 302
     lead.refresh_from_db()
     assert lead.owner == bob.user
-    row = lead.assignments.latest()
+    row = lead.assignments.order_by("-created_at", "-pk").first()
     assert (row.reason, row.from_rep, row.to_rep, row.actor) == (
         "manual",
         ana.user,
@@ -254,3 +254,100 @@ def test_dashboard_and_queue_agree_on_overdue_follow_ups(client):
     assert per_rep[ana.user_id] == 1
     assert len(page.context["leads"]) == 1  # the same lead, on the rep's overdue tab
     assert Lead.objects.overdue(MONDAY_10).count() == 1
+
+
+# --- pausing non-responders ----------------------------------------------------------------------
+
+
+def test_rep_who_keeps_missing_is_paused_told_and_resumes_with_one_click(
+    client, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from leadfollow.intake import create_lead
+
+    manager = UserFactory(username="boss", email="boss@example.com")
+    manager.user_permissions.add(Permission.objects.get(codename="manage_leads"))
+    slow, other = RepFactory(user=UserFactory(username="slow")), RepFactory()
+    for i in range(2):
+        LeadFactory(
+            owner=slow.user,
+            received_at=MONDAY_10 - 90 * MINUTE,
+            first_response_due=MONDAY_10 - (10 + i) * MINUTE,
+        )
+    settings = {"TIME_ZONE": "Europe/Berlin", "PAUSE_AFTER_MISSES": 2, "PAUSE_WINDOW_HOURS": 24}
+    with override_settings(LEADFOLLOW=settings):
+        with django_capture_on_commit_callbacks(execute=True):
+            report = reassign_overdue(MONDAY_10)
+        assert (report.reassigned, report.paused) == (2, 1)
+        slow.refresh_from_db()
+        assert slow.is_paused(MONDAY_10) and slow.pause_reason == "missed_deadlines"
+        told = [m for m in mail.outbox if m.to == ["boss@example.com"]]
+        assert len(told) == 1 and "slow" in told[0].subject
+        assert "missed 2 first-response deadlines" in told[0].body
+        mail.outbox.clear()
+
+        # No new leads while paused: they go to the other rep.
+        lead = create_lead({"name": "New One", "email": "new@example.com"}, now=MONDAY_10).lead
+        assert lead.owner == other.user
+
+        client.force_login(slow.user)
+        page = client.get(reverse("leadfollow:queue"))
+        assert "You are paused" in page.content.decode()
+        assert client.post(reverse("leadfollow:resume")).status_code == 302
+        slow.refresh_from_db()
+        assert not slow.is_paused(MONDAY_10)
+        lead = create_lead({"name": "Next One", "email": "next@example.com"}, now=MONDAY_10).lead
+        assert lead.owner == slow.user  # fewer open leads than the other rep now
+
+
+def test_rep_steps_away_for_an_hour_from_the_queue(client):
+    from leadfollow.intake import create_lead
+
+    away, other = RepFactory(), RepFactory()
+    held = LeadFactory(
+        owner=away.user, received_at=MONDAY_10, first_response_due=MONDAY_10 + 50 * MINUTE
+    )
+    client.force_login(away.user)
+    assert "away for an hour" in client.get(reverse("leadfollow:queue")).content.decode()
+    client.post(reverse("leadfollow:pause"))
+    away.refresh_from_db()
+    assert away.paused_until == MONDAY_10 + 60 * MINUTE
+    lead = create_lead({"name": "While Away", "email": "w@example.com"}, now=MONDAY_10).lead
+    assert lead.owner == other.user
+    reassign_overdue(MONDAY_10 + MINUTE)  # a paused rep's uncontacted leads are handed over
+    held.refresh_from_db()
+    assert held.owner == other.user
+    assert (
+        held.assignments.order_by("-created_at", "-pk").first().reason
+        == AssignmentReason.REP_UNAVAILABLE
+    )
+    later = create_lead({"name": "Back", "email": "b@example.com"}, now=MONDAY_10 + 61 * MINUTE)
+    assert later.lead.owner == away.user  # the pause ran out by itself
+
+
+def test_overdue_follow_up_of_an_absent_rep_is_handed_over():
+    ana, bob = RepFactory(), RepFactory()
+    lead = LeadFactory(
+        owner=ana.user,
+        status="working",
+        received_at=MONDAY_10 - 3 * 24 * 60 * MINUTE,
+        first_contacted_at=MONDAY_10 - 3 * 24 * 60 * MINUTE + MINUTE,
+        next_follow_up_at=MONDAY_10 - 60 * MINUTE,
+    )
+    Absence.objects.create(rep=ana, starts_at=MONDAY_10 - MINUTE, ends_at=MONDAY_10 + 600 * MINUTE)
+    assert reassign_overdue(MONDAY_10).handed_over == 1
+    lead.refresh_from_db()
+    assert lead.owner == bob.user
+    # And the follow-up reminder now goes to Bob, not to Ana on holiday.
+    assert lead.reminders.get().rep == bob.user
+
+
+def test_rep_list_shows_availability(client, manager):
+    ana = RepFactory(user=UserFactory(username="ana"))
+    Absence.objects.create(rep=ana, starts_at=MONDAY_10 - MINUTE, ends_at=MONDAY_10 + 60 * MINUTE)
+    RepFactory(user=UserFactory(username="bob"), accepting_leads=False)
+    manager.is_superuser = True
+    manager.save()
+    html = client.get(reverse("admin:leadfollow_repprofile_changelist")).content.decode()
+    assert "absent until" in html and "not accepting leads" in html and "0/25" in html

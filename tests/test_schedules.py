@@ -60,6 +60,7 @@ def test_sweep_task_returns_a_report():
         "handed_over": 0,
         "reassigned": 0,
         "escalated": 0,
+        "paused": 0,
         "warned": 0,
         "reminded": 0,
         "renotified": 0,

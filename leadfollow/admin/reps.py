@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
-from leadfollow.models import Absence, RepProfile
+from leadfollow import availability
+from leadfollow.models import Absence, PauseReason, RepProfile
+from leadfollow.routing import open_loads, unavailability
 
 
 class AbsenceInline(admin.TabularInline):
@@ -10,14 +15,58 @@ class AbsenceInline(admin.TabularInline):
 
 @admin.register(RepProfile)
 class RepProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "accepting_leads", "timezone", "capacity", "weight", "last_assigned_at"]
-    list_filter = ["accepting_leads", "timezone"]
+    list_display = [
+        "user",
+        "availability",
+        "load",
+        "accepting_leads",
+        "timezone",
+        "capacity",
+        "weight",
+        "last_assigned_at",
+    ]
+    list_filter = ["accepting_leads", "timezone", "pause_reason"]
     list_editable = ["accepting_leads", "capacity", "weight"]
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["last_assigned_at"]
+    readonly_fields = ["last_assigned_at", "paused_at", "paused_until", "pause_reason"]
     list_select_related = ["user"]
     inlines = [AbsenceInline]
+    actions = ["pause_reps", "resume_reps"]
+
+    def changelist_view(self, request, extra_context=None):
+        # One grouped count for the page's load column, not one per rep.
+        self._loads, self._now = open_loads(), timezone.now()
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("open uncontacted / capacity"))
+    def load(self, profile: RepProfile) -> str:
+        return f"{self._loads.get(profile.user_id, 0)}/{profile.effective_capacity}"
+
+    @admin.display(description=_("available now"))
+    def availability(self, profile: RepProfile) -> str:
+        """Why the rep gets no leads now (absent until, paused, off hours, full), or “yes”."""
+        reasons = unavailability(profile, self._now, load=self._loads.get(profile.user_id, 0))
+        return "; ".join(reasons) if reasons else gettext("yes")
+
+    @admin.action(description=_("Pause: no new leads until resumed"))
+    def pause_reps(self, request, queryset):
+        paused = [p for p in queryset if availability.pause(p, reason=PauseReason.MANAGER)]
+        self.message_user(
+            request,
+            ngettext("%(n)s rep paused.", "%(n)s reps paused.", len(paused)) % {"n": len(paused)},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Resume: send them leads again"))
+    def resume_reps(self, request, queryset):
+        resumed = [p for p in queryset if availability.resume(p)]
+        self.message_user(
+            request,
+            ngettext("%(n)s rep resumed.", "%(n)s reps resumed.", len(resumed))
+            % {"n": len(resumed)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Absence)

@@ -4,7 +4,7 @@ from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
 from leadfollow.models.coldlead import ColdLead
 from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus, Submission
 from leadfollow.models.reminders import Reminder, ReminderKind
-from leadfollow.models.reps import Absence, RepProfile
+from leadfollow.models.reps import Absence, PauseReason, RepProfile
 from leadfollow.models.routing import RoutingRule
 from leadfollow.models.scoring import Operator, ScoringRule
 
@@ -23,6 +23,7 @@ __all__ = [
     "LeadStatus",
     "Operator",
     "Outcome",
+    "PauseReason",
     "Reminder",
     "ReminderKind",
     "RepProfile",

@@ -18,10 +18,14 @@ class RepProfileQuerySet(models.QuerySet):
         return self.filter(accepting_leads=True, user__is_active=True)
 
     def present(self, now: datetime) -> RepProfileQuerySet:
+        """Neither absent nor paused at ``now``."""
         absent_now = Absence.objects.filter(
             rep=models.OuterRef("pk"), starts_at__lte=now, ends_at__gt=now
         )
-        return self.exclude(models.Exists(absent_now))
+        return self.exclude(models.Exists(absent_now)).exclude(_paused_at(now))
+
+    def paused(self, now: datetime) -> RepProfileQuerySet:
+        return self.filter(_paused_at(now))
 
     def with_open_load(self) -> RepProfileQuerySet:
         """Annotate ``open_load``: open, uncontacted leads held (what capacity counts)."""
@@ -36,6 +40,18 @@ class RepProfileQuerySet(models.QuerySet):
                 ),
             )
         )
+
+
+def _paused_at(now: datetime) -> Q:
+    return Q(paused_at__isnull=False, paused_at__lte=now) & (
+        Q(paused_until__isnull=True) | Q(paused_until__gt=now)
+    )
+
+
+class PauseReason(models.TextChoices):
+    MISSED_DEADLINES = "missed_deadlines", _("Missed several first-response deadlines")
+    SELF = "self", _("Paused by the rep")
+    MANAGER = "manager", _("Paused by a manager")
 
 
 def _validate_timezone(value: str) -> None:
@@ -88,6 +104,20 @@ class RepProfile(models.Model):
         _("weight"), default=1, help_text=_("Relative share of new leads.")
     )
     last_assigned_at = models.DateTimeField(_("last assigned at"), null=True, blank=True)
+    # A pause stops new leads (and hands uncontacted ones over) until resumed or until
+    # ``paused_until``; written only by leadfollow.availability.
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
+    paused_until = models.DateTimeField(
+        _("paused until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Empty: until resumed."),
+    )
+    pause_reason = models.CharField(
+        _("pause reason"), max_length=32, choices=PauseReason.choices, blank=True, editable=False
+    )
+    pause_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Weighted routing's virtual clock: advances by 1/weight per lead received, so reps
     # with the lowest value are due next (stride scheduling). Kept by leadfollow.routing.
     routing_pass = models.FloatField(_("routing position"), default=0.0, editable=False)
@@ -113,6 +143,14 @@ class RepProfile(models.Model):
         from leadfollow.conf import lf_settings
 
         return ZoneInfo(self.timezone or lf_settings.TIME_ZONE)
+
+    def is_paused(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.paused_at is not None
+            and self.paused_at <= now
+            and (self.paused_until is None or self.paused_until > now)
+        )
 
     def is_absent(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
