@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from leadfollow.admin.jsonfields import SafeJSONAdminMixin
 from leadfollow.models import Absence, RepProfile
 
 
@@ -9,7 +10,8 @@ class AbsenceInline(admin.TabularInline):
 
 
 @admin.register(RepProfile)
-class RepProfileAdmin(admin.ModelAdmin):
+class RepProfileAdmin(SafeJSONAdminMixin, admin.ModelAdmin):
+    json_objects = ("working_hours",)
     list_display = ["user", "accepting_leads", "timezone", "capacity", "weight", "last_assigned_at"]
     list_filter = ["accepting_leads", "timezone"]
     list_editable = ["accepting_leads", "capacity", "weight"]
