@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import ownership
-from leadfollow.admin.jsonfields import SafeJSONAdminMixin
+from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.models import (
     OPEN_STATUSES,
     Assignment,
@@ -151,7 +151,7 @@ def record_from_form(form, lead: Lead) -> ContactAttempt:
     )
 
 
-class ContactAttemptInline(admin.TabularInline):
+class ContactAttemptInline(SafeInputAdminMixin, admin.TabularInline):
     """New attempts only; logged ones are history (they set the lead's contact times)."""
 
     model = ContactAttempt
@@ -240,7 +240,7 @@ class LeadAdminForm(forms.ModelForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(SafeJSONAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
+class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "company",
@@ -379,7 +379,7 @@ class LeadAdmin(SafeJSONAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(admin.ModelAdmin):
+class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     """Attempts are history: added (through ``ownership.record_attempt``, so the lead's
     contact times follow), their outcome and note corrected, never moved or deleted."""
 

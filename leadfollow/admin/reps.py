@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from leadfollow.admin.jsonfields import SafeJSONAdminMixin
+from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.models import Absence, RepProfile
 
 
@@ -10,7 +10,7 @@ class AbsenceInline(admin.TabularInline):
 
 
 @admin.register(RepProfile)
-class RepProfileAdmin(SafeJSONAdminMixin, admin.ModelAdmin):
+class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     json_objects = ("working_hours",)
     list_display = ["user", "accepting_leads", "timezone", "capacity", "weight", "last_assigned_at"]
     list_filter = ["accepting_leads", "timezone"]
@@ -23,7 +23,7 @@ class RepProfileAdmin(SafeJSONAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Absence)
-class AbsenceAdmin(admin.ModelAdmin):
+class AbsenceAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ["rep", "starts_at", "ends_at", "reason"]
     list_filter = ["starts_at"]
     search_fields = ["rep__user__username", "reason"]
