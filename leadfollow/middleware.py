@@ -11,7 +11,7 @@ the site are left alone. Add it after ``AuthenticationMiddleware``:
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
 from django.utils.translation import gettext
 
 #: Form bodies the middleware reads. API bodies are left to DRF (its fields refuse NUL with
@@ -51,9 +51,9 @@ class RejectNulMiddleware:
         is_api = hasattr(view_func, "cls")  # DRF's as_view() marks its views so
         if not (bad or is_api) and request.method == "POST" and request.content_type in FORM_TYPES:
             bad = _has_nul(request.POST)
-        if bad:
-            return HttpResponseBadRequest(
-                gettext("Null characters are not allowed in the request."),
-                content_type="text/plain; charset=utf-8",
-            )
-        return None
+        if not bad:
+            return None
+        message = gettext("Null characters are not allowed in the request.")
+        if is_api:  # the API's documented error body (FieldErrors)
+            return JsonResponse({"non_field_errors": [message]}, status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

@@ -332,6 +332,14 @@ def test_a_nul_byte_in_a_rep_form_is_a_400(admin_client_, manager):
     assert admin_client_.post(url, {"status": "working\x00"}).status_code == 400
 
 
+def test_a_nul_byte_in_an_api_query_string_is_the_apis_400(manager_api):
+    response = manager_api.get("/api/leads/?source=%00")
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["Null characters are not allowed in the request."]
+    }
+
+
 def test_other_pages_of_the_site_are_left_alone(admin_client_):
     response = admin_client_.get(reverse("admin:auth_user_changelist") + "?q=%00")
     assert response.status_code != 400
