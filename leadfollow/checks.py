@@ -22,6 +22,39 @@ def _is_rate(value) -> bool:
     return count.isdigit() and int(count) > 0 and period[:1] in {"s", "m", "h", "d"}
 
 
+#: Limits counted in the default cache (leadfollow.ratelimit and the intake throttle).
+RATE_SETTINGS = ("API_INTAKE_THROTTLE_RATE", "API_AUTH_FAILURE_RATE", "CONTACT_FORM_RATE")
+
+#: Cache backends whose counters live in one process: each web worker would count alone.
+PER_PROCESS_CACHES = frozenset(
+    {
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+    }
+)
+
+
+@register(Tags.caches)
+def check_shared_cache(app_configs=None, **kwargs) -> list:
+    """E022: rate limits on a per-process cache multiply by the number of workers (and a
+    DummyCache never counts at all); fine while developing, an error in production."""
+    if settings.DEBUG:
+        return []
+    on = [name for name in RATE_SETTINGS if getattr(lf_settings, name) is not None]
+    backend = getattr(settings, "CACHES", {}).get("default", {}).get("BACKEND", "")
+    if not on or backend not in PER_PROCESS_CACHES:
+        return []
+    return [
+        Error(
+            f"{', '.join(on)} count in the default cache, but {backend} is not shared between "
+            "processes: every web worker would keep its own count.",
+            hint="Use a shared cache (Redis, Memcached, the database or files on one host), "
+            "or set these limits to None and rate-limit at the proxy.",
+            id="leadfollow.E022",
+        )
+    ]
+
+
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
     errors: list = []
@@ -69,7 +102,12 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 f"LEADFOLLOW['HOLIDAYS'] must be a list of ISO dates: {exc}", id="leadfollow.E004"
             )
         )
-    for name in ("FIRST_RESPONSE_SLA_MINUTES", "DEFAULT_REP_CAPACITY", "MAX_ATTRIBUTES_BYTES"):
+    for name in (
+        "FIRST_RESPONSE_SLA_MINUTES",
+        "DEFAULT_REP_CAPACITY",
+        "MAX_ATTRIBUTES_BYTES",
+        "MAX_JSON_DEPTH",
+    ):
         if not _positive_int(getattr(lf_settings, name)):
             errors.append(
                 Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E005")
@@ -87,15 +125,16 @@ def check_settings(app_configs=None, **kwargs) -> list:
             errors.append(
                 Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E020")
             )
-    rate = lf_settings.API_INTAKE_THROTTLE_RATE
-    if rate is not None and not _is_rate(rate):
-        errors.append(
-            Error(
-                f"LEADFOLLOW['API_INTAKE_THROTTLE_RATE'] {rate!r} is not a rate.",
-                hint='Use None or "<count>/<second|minute|hour|day>", e.g. "120/min".',
-                id="leadfollow.E021",
+    for name in RATE_SETTINGS:
+        rate = getattr(lf_settings, name)
+        if rate is not None and not _is_rate(rate):
+            errors.append(
+                Error(
+                    f"LEADFOLLOW['{name}'] {rate!r} is not a rate.",
+                    hint='Use None or "<count>/<second|minute|hour|day>", e.g. "120/min".',
+                    id="leadfollow.E021",
+                )
             )
-        )
     if not settings.USE_TZ:
         errors.append(
             Error(

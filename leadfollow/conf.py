@@ -30,19 +30,28 @@ DEFAULTS: dict[str, Any] = {
     # Intake
     "DEDUPLICATE_BY_EMAIL": True,
     "MAX_ATTRIBUTES_BYTES": 16 * 1024,
+    # Deepest nesting of any JSON leadfollow parses or stores (bodies, attributes, working
+    # hours, rule values): deeper input is refused with 400 before recursive code sees it.
+    "MAX_JSON_DEPTH": 32,
+    # Public contact form (leadfollow.intake_views): posts per client address (REMOTE_ADDR)
+    # in the shared cache; None: not limited.
+    "CONTACT_FORM_RATE": "10/hour",
     "NOTIFY_ON_ASSIGNMENT": True,
     # E-mail a new lead (templates leadfollow/email/first_touch*.txt) from a django-q2 task
     # after intake, recorded as an automated contact attempt.
     "FIRST_TOUCH_EMAIL": False,
     "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
     # API intake (leadfollow.api): signed requests older or newer than this are refused,
-    # and a signature is remembered (in the default cache) this long to refuse replays.
+    # and a signature is remembered (in the database) twice this long to refuse replays.
     "API_SIGNATURE_MAX_AGE_SECONDS": 300,
     # How long an Idempotency-Key's first response is replayed (Stripe's 24 h).
     "API_IDEMPOTENCY_TTL_SECONDS": 24 * 60 * 60,
     # Intake requests per source (DRF rate syntax, e.g. "120/min"); None: not throttled.
     # Best effort (DRF throttles are not atomic): real rate limiting belongs at the proxy.
     "API_INTAKE_THROTTLE_RATE": "120/min",
+    # Failed API-key or signature attempts per client address (REMOTE_ADDR) before 429;
+    # None: not limited.
+    "API_AUTH_FAILURE_RATE": "20/min",
     # Routing: dotted path to a strategy class with choose(candidates, *, lead, now).
     "ROUTING_STRATEGY": "leadfollow.routing.LeastLoaded",  # or leadfollow.routing.Weighted
     # Sweep (leadfollow.sweep.reassign_overdue, every minute)

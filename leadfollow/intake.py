@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from leadfollow import ownership, signals
 from leadfollow.conf import lf_settings
+from leadfollow.jsonsafety import SafeJSONField, validate_json_value
 from leadfollow.models import Lead, Submission
 from leadfollow.notifications import first_touch_on_commit
 from leadfollow.scoring import score_lead
@@ -32,6 +33,11 @@ def _storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def attributes_size(attributes: Mapping[str, Any]) -> int:
+    """Bytes of ``attributes`` as JSON text: what ``MAX_ATTRIBUTES_BYTES`` bounds."""
+    return len(json.dumps(attributes, ensure_ascii=False).encode())
 
 
 class _Text:
@@ -76,7 +82,7 @@ class LeadIntakeForm(forms.Form):
     message = TextField(label=_("Message"), max_length=10_000, required=False)
     source = TextSlugField(label=_("Source"), max_length=64, required=False)
     external_id = IdentifierField(label=_("External id"), max_length=128, required=False)
-    attributes = forms.JSONField(label=_("Attributes"), required=False)
+    attributes = SafeJSONField(label=_("Attributes"), required=False, require_object=True)
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
@@ -98,14 +104,8 @@ class LeadIntakeForm(forms.Form):
             return {}
         if not isinstance(attributes, dict):
             raise ValidationError(_("Attributes must be a JSON object."), code="not_object")
-        encoded = json.dumps(attributes, ensure_ascii=False)
-        if "\\u0000" in encoded:  # PostgreSQL's jsonb cannot store NUL
-            raise ValidationError(
-                _("Attributes must not contain NUL characters."), code="null_characters"
-            )
-        if not _storable(encoded):
-            raise ValidationError(_("Attributes must be valid Unicode text."), code="invalid_text")
-        size = len(encoded.encode())
+        validate_json_value(attributes)  # NUL, lone surrogates, NaN/Infinity, depth
+        size = attributes_size(attributes)
         if size > lf_settings.MAX_ATTRIBUTES_BYTES:
             raise ValidationError(
                 _("Attributes are too large (%(size)d bytes; at most %(limit)d)."),
@@ -214,8 +214,12 @@ def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
         message=cleaned["message"],
         attributes=cleaned["attributes"],
     )
-    # New interest signals count for scoring; what the lead already said wins.
-    lead.attributes = {**cleaned["attributes"], **lead.attributes}
+    # New interest signals count for scoring; what the lead already said wins. Repeats must
+    # not grow a lead past MAX_ATTRIBUTES_BYTES: if the merge would, the lead keeps its
+    # attributes (the new keys stay on the Submission, itself within the limit).
+    merged = {**cleaned["attributes"], **lead.attributes}
+    if attributes_size(merged) <= lf_settings.MAX_ATTRIBUTES_BYTES:
+        lead.attributes = merged
     for field in ("phone", "company"):
         if cleaned[field] and not getattr(lead, field):
             setattr(lead, field, cleaned[field])

@@ -9,16 +9,19 @@ import copy
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.generic import FormView
 
+from leadfollow import ratelimit
+from leadfollow.conf import lf_settings
 from leadfollow.intake import LeadIntakeForm, create_lead
 
 HONEYPOT = "website"
+RATE_SCOPE = "contact_form"
 
 
 def _intake_field(name: str, **changes) -> forms.Field:
@@ -62,6 +65,19 @@ class ContactFormView(FormView):
                 request=request, template=[self.thanks_template_name], context={}
             )
         return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        # Every post counts, valid or not: a flood of bad posts costs as much as good ones,
+        # and each lead may send an e-mail to an address the visitor typed.
+        address, rate = ratelimit.client_address(request), lf_settings.CONTACT_FORM_RATE
+        if ratelimit.exceeded(RATE_SCOPE, address, rate):
+            return HttpResponse(
+                _("Too many requests from your address. Please try again later."),
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+        ratelimit.hit(RATE_SCOPE, address, rate)
+        return super().post(request, *args, **kwargs)
 
     @method_decorator(sensitive_variables("data"))
     def form_valid(self, form):

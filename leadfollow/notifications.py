@@ -18,7 +18,9 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.dispatch import Signal
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.backends.django import Template as DjangoBackendTemplate
+from django.template.loader import get_template
 from django.utils import timezone
 
 from leadfollow import signals
@@ -42,6 +44,16 @@ logger = logging.getLogger(__name__)
 FIRST_TOUCH_NOTE = "leadfollow: first-touch e-mail"
 
 
+def render_text(name: str, context: dict) -> str:
+    """Render a plain-text template without HTML escaping: an e-mail body is not HTML, and
+    "O'Brien & Sons <sales>" must not arrive as "O&#x27;Brien &amp; Sons &lt;sales&gt;".
+    Subjects are still joined onto one line by the caller (no header injection)."""
+    template = get_template(name)
+    if isinstance(template, DjangoBackendTemplate):
+        return template.template.render(Context(context, autoescape=False))
+    return template.render(context)  # another engine: its own escaping rules
+
+
 def _send(
     template: str, context: dict, recipients: list[str], *, reply_to: list[str] | None = None
 ) -> bool:
@@ -49,8 +61,8 @@ def _send(
     recipients = [address for address in recipients if address]
     if not recipients:
         return False
-    subject = render_to_string(f"leadfollow/email/{template}_subject.txt", context)
-    body = render_to_string(f"leadfollow/email/{template}.txt", context)
+    subject = render_text(f"leadfollow/email/{template}_subject.txt", context)
+    body = render_text(f"leadfollow/email/{template}.txt", context)
     message = EmailMessage(
         " ".join(subject.split()),
         body,

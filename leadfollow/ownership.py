@@ -144,6 +144,11 @@ def _write(
     if not keep_deadline:
         minutes = sla if sla is not None else sla_minutes(lead)
         calendar = rep_calendar(profile) if profile is not None else site_calendar()
+        if not calendar.has_hours:
+            # A rep saved with no working window (before validation refused that) can only
+            # be chosen by a manager who confirmed "no working hours": count the deadline in
+            # the site's hours rather than fail the assignment.
+            calendar = site_calendar()
         lead.first_response_due = add_business_minutes(now, minutes, calendar)
     lead.owner = profile.user if profile is not None else None
     if profile is not None:

@@ -24,7 +24,8 @@ SCHEDULES = {
         "repeats": -1,
     },
     # Daily: Idempotency-Key records older than API_IDEMPOTENCY_TTL_SECONDS are never
-    # replayed again; delete them. Safe to run twice or late.
+    # replayed again, and used signatures past expiry are refused by their timestamp
+    # anyway; delete both. Safe to run twice or late.
     "leadfollow.purge": {
         "func": "leadfollow.tasks.purge_expired",
         "schedule_type": Schedule.DAILY,

@@ -50,9 +50,11 @@ def send_first_touch(lead_id: int) -> bool:
 
 
 def purge_expired() -> int:
-    """Delete Idempotency-Key records past ``API_IDEMPOTENCY_TTL_SECONDS``; returns how many."""
+    """Delete Idempotency-Key records past ``API_IDEMPOTENCY_TTL_SECONDS`` and used
+    signatures past their expiry; returns how many rows went."""
     from leadfollow.conf import lf_settings
-    from leadfollow.models import IdempotencyRecord
+    from leadfollow.models import IdempotencyRecord, UsedSignature
 
+    now = timezone.now()
     ttl = timedelta(seconds=lf_settings.API_IDEMPOTENCY_TTL_SECONDS)
-    return IdempotencyRecord.purge(timezone.now() - ttl)
+    return IdempotencyRecord.purge(now - ttl) + UsedSignature.purge(now)

@@ -170,7 +170,8 @@ def _queue_owner(request: HttpRequest):
         return request.user.pk
     if wanted == "all":
         return None
-    if wanted.isdigit() and int(wanted) < 2**63:  # larger ids overflow bigint on PostgreSQL
+    # ASCII digits only ("²".isdigit() is true, int("²") fails); larger ids overflow bigint.
+    if wanted.isascii() and wanted.isdecimal() and int(wanted) < 2**63:
         return int(wanted)
     return request.user.pk
 

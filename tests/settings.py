@@ -31,6 +31,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "leadfollow.middleware.RejectNulMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"
@@ -56,6 +57,9 @@ if REDIS_URL := os.environ.get("REDIS_URL"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One test process: a per-process cache counts rate limits correctly here.
+    # tests/test_checks.py calls the check directly to see it fire.
+    SILENCED_SYSTEM_CHECKS = ["leadfollow.E022"]
 
 # Tasks run inline; tests that care about commit order use transaction=True or
 # django_capture_on_commit_callbacks.

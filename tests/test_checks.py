@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import modify_settings, override_settings
 
-from leadfollow.checks import check_settings
+from leadfollow.checks import check_settings, check_shared_cache
 
 
 def leadfollow_ids(messages) -> list[str]:
@@ -185,3 +185,52 @@ def test_manage_py_check_fails_on_bad_business_hours():
 def test_manage_py_check_passes_with_test_settings(capsys):
     call_command("check")
     assert "leadfollow." not in capsys.readouterr().err
+
+
+# --- E022: rate limits need a cache shared between processes (issue 13) -------------------
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DUMMY = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                     "LOCATION": "redis://127.0.0.1:6379/5"}}  # fmt: skip
+
+
+@pytest.mark.parametrize("caches", [LOCMEM, DUMMY])
+def test_e022_a_per_process_cache_with_throttling_on_is_an_error(caches):
+    with override_settings(CACHES=caches, DEBUG=False):
+        errors = check_shared_cache()
+    assert [e.id for e in errors] == ["leadfollow.E022"]
+    assert isinstance(errors[0], Error)
+    assert "API_INTAKE_THROTTLE_RATE" in errors[0].msg
+
+
+def test_e022_fires_through_manage_py_check_when_not_silenced():
+    with (
+        override_settings(CACHES=LOCMEM, DEBUG=False, SILENCED_SYSTEM_CHECKS=[]),
+        pytest.raises(SystemCheckError, match="leadfollow.E022"),
+    ):
+        call_command("check")
+
+
+def test_e022_not_in_debug_with_a_shared_cache_or_without_limits():
+    with override_settings(CACHES=LOCMEM, DEBUG=True):
+        assert check_shared_cache() == []
+    with override_settings(CACHES=REDIS, DEBUG=False):
+        assert check_shared_cache() == []
+    off = dict.fromkeys(
+        ("API_INTAKE_THROTTLE_RATE", "API_AUTH_FAILURE_RATE", "CONTACT_FORM_RATE"), None
+    )
+    with override_settings(CACHES=LOCMEM, DEBUG=False, LEADFOLLOW=off):
+        assert check_shared_cache() == []
+
+
+@pytest.mark.parametrize("name", ["API_AUTH_FAILURE_RATE", "CONTACT_FORM_RATE"])
+def test_e021_bad_new_rates(name):
+    with override_settings(LEADFOLLOW={name: "ten a minute"}):
+        assert leadfollow_ids(check_settings()) == ["leadfollow.E021"]
+
+
+@pytest.mark.parametrize("depth", [0, -1, 2.5, True, None])
+def test_e005_bad_max_json_depth(depth):
+    with override_settings(LEADFOLLOW={"MAX_JSON_DEPTH": depth}):
+        assert leadfollow_ids(check_settings()) == ["leadfollow.E005"]

@@ -25,10 +25,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from leadfollow.models import (
+    Absence,
     Assignment,
     ContactAttempt,
     IdempotencyRecord,
     Lead,
+    RoutingRule,
     ScoringRule,
     Submission,
 )
@@ -470,3 +472,211 @@ def test_manager_permission_is_what_the_scoring_api_checks(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     assert client.get("/api/scoring-rules/").status_code == 200
+
+
+# --- issue 13: depth, non-finite numbers, NUL, surrogates, admin forms, timestamps -------
+
+SMALL = settings(
+    max_examples=min(EXAMPLES, 12),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+BRACKETS = st.sampled_from([("[", "]"), ('{"k":', "}")])
+
+
+def _nested_text(depth: int, brackets: tuple[str, str], leaf: str = "1") -> str:
+    opening, closing = brackets
+    return opening * depth + leaf + closing * depth
+
+
+@SMALL
+@given(depth=st.integers(min_value=33, max_value=5_000), brackets=BRACKETS)
+def test_json_deeper_than_the_limit_is_a_400_everywhere(manager_client, depth, brackets):
+    """Intake (as body and as attributes) and every writing endpoint: 400, nothing stored."""
+    deep = _nested_text(depth, brackets)
+    before = counts()
+    RepFactory()
+    _, raw = make_api_key("ads")
+    source = APIClient(raise_request_exception=False)
+    source.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    intake = '{"name": "Jo", "email": "jo@example.com", "attributes": ' + deep + "}"
+    response = source.post("/api/leads/", intake, content_type="application/json")
+    assert response.status_code == 400, response.status_code
+    lead = Lead.objects.first()
+    for method, url in [
+        ("post", "/api/leads/"),
+        ("patch", f"/api/leads/{lead.pk}/"),
+        ("post", f"/api/leads/{lead.pk}/attempts/"),
+        ("post", "/api/scoring-rules/"),
+        ("post", "/api/reps/"),
+        ("post", "/api/absences/"),
+    ]:
+        client = source if url == "/api/leads/" and method == "post" else manager_client
+        response = getattr(client, method)(url, deep, content_type="application/json")
+        assert response.status_code == 400, (url, response.status_code)
+    assert counts() == before
+
+
+NON_FINITE = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1E400"])
+
+
+@SMALL
+@given(number=NON_FINITE, where=st.sampled_from(["value", "list", "key"]))
+def test_non_finite_numbers_are_a_400_and_store_nothing(source_client, number, where):
+    attributes = {"value": f'{{"x": {number}}}', "list": f'{{"x": [1, {number}]}}',
+                  "key": f'{{"x": {{"y": {number}}}}}'}[where]  # fmt: skip
+    before = counts()
+    as_json = '{"name": "Jo", "email": "jo@example.com", "attributes": ' + attributes + "}"
+    response = source_client.post("/api/leads/", as_json, content_type="application/json")
+    assert response.status_code == 400
+    response = source_client.post(
+        "/api/leads/",
+        f"name=Jo&email=jo%40example.com&attributes={attributes}",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert counts() == before
+
+
+#: Every JSON-valued field leadfollow stores through the API: (url, field, body).
+SCORING_RULE = {"name": "r", "field_path": "source", "operator": "equals", "points": 1}
+BAD_TEXT = st.sampled_from(["\ud800", "\udfff", "a\ud83d", "\x00", "a\x00b"])
+
+
+@SMALL
+@given(bad=BAD_TEXT, as_key=st.booleans())
+def test_lone_surrogates_and_nul_in_every_json_field_are_a_400(manager_client, bad, as_key):
+    value = {bad: 1} if as_key else [bad]
+    escaped = json.dumps(value)  # ASCII: "\ud800" travels escaped, as a sender would send it
+    rep_user = UserFactory()
+    before = (counts(), ScoringRule.objects.count())
+    for url, body in [
+        ("/api/scoring-rules/", {**SCORING_RULE, "value": "__V__"}),
+        ("/api/reps/", {"user": rep_user.pk, "working_hours": "__V__"}),
+    ]:
+        text = json.dumps(body).replace('"__V__"', escaped)
+        response = manager_client.post(url, text, content_type="application/json")
+        assert response.status_code == 400, (url, response.status_code)
+    _, raw = make_api_key("ads")
+    source = APIClient(raise_request_exception=False)
+    source.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    text = '{"name": "Jo", "email": "jo@example.com", "attributes": {"a": ' + escaped + "}}"
+    assert source.post("/api/leads/", text, content_type="application/json").status_code == 400
+    assert (counts(), ScoringRule.objects.count()) == before
+
+
+# Every leadfollow list page and the query parameters each understands.
+LIST_PAGES = {
+    "admin:leadfollow_lead_changelist": ["source", "status__exact", "owner", "deadline", "q",
+                                         "received_at__gte", "o", "p"],
+    "admin:leadfollow_coldlead_changelist": ["source", "owner", "q", "o"],
+    "admin:leadfollow_contactattempt_changelist": ["channel__exact", "outcome__exact", "q"],
+    "admin:leadfollow_assignment_changelist": ["reason__exact", "to_rep__id__exact", "q"],
+    "admin:leadfollow_scoringrule_changelist": ["operator__exact", "active__exact", "q"],
+    "admin:leadfollow_routingrule_changelist": ["active__exact", "q"],
+    "admin:leadfollow_repprofile_changelist": ["timezone", "accepting_leads__exact", "q"],
+    "admin:leadfollow_absence_changelist": ["q", "starts_at__gte"],
+    "admin:leadfollow_apikey_changelist": ["q"],
+    "admin:leadfollow_dashboard": ["start", "end", "source"],
+    "leadfollow:queue": ["rep", "tab", "status", "source", "q", "page", "score_min"],
+    "leadfollow_api:lead-list": FILTER_NAMES,
+    "leadfollow_api:assignment-list": ["lead", "to_rep", "reason"],
+    "leadfollow_api:metrics": ["start", "end", "source", "rep"],
+}  # fmt: skip
+NUL_VALUES = st.text(max_size=10).map(lambda s: s[: len(s) // 2] + "\x00" + s[len(s) // 2 :])
+
+
+@SMALL
+@given(value=NUL_VALUES, data=st.data())
+def test_a_nul_in_any_query_parameter_of_any_list_page_is_a_400(manager_client, value, data):
+    for page, names in LIST_PAGES.items():
+        name = data.draw(st.sampled_from(names))
+        response = manager_client.get(reverse(page), {name: value})
+        assert response.status_code == 400, (page, name, response.status_code)
+    autocomplete = {"app_label": "leadfollow", "model_name": "lead", "field_name": "owner"}
+    response = manager_client.get(reverse("admin:autocomplete"), {**autocomplete, "term": value})
+    assert response.status_code == 400
+
+
+ADMIN_FORMS = [
+    "lead",
+    "contactattempt",
+    "scoringrule",
+    "routingrule",
+    "repprofile",
+    "absence",
+    "apikey",
+]
+ADMIN_VALUES = st.one_of(
+    UNICODE.filter(lambda s: "\x00" not in s),
+    st.sampled_from(["NaN", "1e999", "[1, 2]", '{"mon": []}', '"\\ud800"', '["\\u0000"]', "{}",
+                     "-1", "9" * 30, "2026-13-45", "on", "", "null"]),
+    st.integers(-3, 3).map(lambda depth: _nested_text(40 + depth, ("[", "]"))),
+)  # fmt: skip
+
+
+def _admin_client() -> Client:
+    user = UserFactory(is_staff=True, is_superuser=True)
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+@SMALL
+@given(model=st.sampled_from(ADMIN_FORMS), change=st.booleans(), data=st.data())
+def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change, data):
+    client = _admin_client()
+    existing = {
+        "lead": lambda: LeadFactory().pk,
+        "contactattempt": lambda: ContactAttempt.objects.create(
+            lead=LeadFactory(), channel="call", outcome="connected",
+            attempted_at=timezone.now()).pk,
+        "scoringrule": lambda: ScoringRule.objects.create(
+            name="r", field_path="source", operator="equals", value="ads", points=1).pk,
+        "routingrule": lambda: RoutingRule.objects.create(name="r", fallback_to_all=True).pk,
+        "repprofile": lambda: RepFactory().pk,
+        "absence": lambda: Absence.objects.create(
+            rep=RepFactory(), starts_at=timezone.now(),
+            ends_at=timezone.now() + timedelta(days=1)).pk,
+        "apikey": lambda: make_api_key("ads")[0].pk,
+    }  # fmt: skip
+    if change:
+        url = reverse(f"admin:leadfollow_{model}_change", args=[existing[model]()])
+    else:
+        url = reverse(f"admin:leadfollow_{model}_add")
+    page = client.get(url)
+    assert page.status_code == 200, (url, page.status_code)
+    form = page.context["adminform"].form
+    post = {}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in management.fields:
+            post[management.add_prefix(name)] = management[name].value()
+    for name in form.fields:
+        post[name] = data.draw(ADMIN_VALUES, label=name)
+    response = client.post(url, post)
+    assert response.status_code < 500, (url, post, response.status_code)
+
+
+ODD_TIMESTAMPS = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["²", "9" * 5000, "-1", "1.5", "1e9", " 1", "1 ", "0x1F", "١٢٣", "+5", ""]),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+)
+
+
+@SMALL
+@given(timestamp=ODD_TIMESTAMPS)
+def test_odd_timestamp_headers_never_5xx_and_store_nothing(db, timestamp):
+    from tests.test_api_intake import signed_headers
+
+    api_key, _ = make_api_key("ads")
+    body = json.dumps({"name": "Jo", "email": "jo@example.com"}).encode()
+    headers = signed_headers(api_key, body)
+    # Headers are latin-1 on the wire; anything else cannot arrive.
+    headers["HTTP_X_LEADFOLLOW_TIMESTAMP"] = timestamp.encode("utf-8").decode("latin-1")
+    client = APIClient(raise_request_exception=False)
+    cache.clear()  # the failure throttle would answer 429 after a few examples
+    response = client.post("/api/leads/", body, content_type="application/json", **headers)
+    assert response.status_code in (401, 403), response.status_code
+    assert not Lead.objects.exists()

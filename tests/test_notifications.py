@@ -230,7 +230,9 @@ def test_first_touch_mails_the_lead_after_commit_and_records_an_automated_attemp
     assert message.to == ["ada@example.org"]
     assert message.reply_to == [rep.email]
     assert message.subject == "Thank you, we received your request"
-    assert message.body.startswith("Hello Ada Lovelace,")
+    # The address is unverified: nothing the visitor typed is quoted back (issue 13).
+    assert message.body.startswith("Hello,\n")
+    assert "Ada" not in message.body and "Lovelace" not in message.body
     assert "Bob Baker will be your contact" in message.body
 
     attempt = ContactAttempt.objects.get()

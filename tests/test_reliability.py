@@ -335,3 +335,25 @@ def test_sigkill_of_a_cluster_mid_sweep_then_restart_moves_each_lead_exactly_onc
 def test_invariant_helper_finds_a_lead_without_assignment():
     LeadFactory()
     assert leads_without_assignment() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cache_down_signed_intake_stores_once_and_refuses_the_replay(broker_down):
+    """Replay records live in the database (issue 13): Redis being down neither fails a
+    signed intake nor lets its replay in."""
+    from leadfollow.models import UsedSignature
+    from tests.test_api_intake import signed_headers
+
+    RepFactory()
+    api_key, _ = make_api_key("ads")
+    body = json.dumps(JO).encode()
+    headers = signed_headers(api_key, body)
+    redis_down = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                              "LOCATION": CLOSED_PORT}}  # fmt: skip
+    client = APIClient(raise_request_exception=False)
+    with override_settings(CACHES=redis_down):
+        first = client.post("/api/leads/", body, content_type="application/json", **headers)
+        replay = client.post("/api/leads/", body, content_type="application/json", **headers)
+    assert first.status_code == 201, first.content
+    assert replay.status_code == 401
+    assert Lead.objects.count() == 1 and UsedSignature.objects.count() == 1

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 from django import forms
@@ -11,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import ownership
+from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.models import (
     OPEN_STATUSES,
     Assignment,
@@ -22,6 +24,8 @@ from leadfollow.models import (
 from leadfollow.people import is_manager
 from leadfollow.routing import unavailability
 from leadfollow.scoring import score_lead
+
+USER_ID = re.compile(r"[0-9]{1,19}")
 
 
 class EstimatedCountPaginator(Paginator):
@@ -76,7 +80,8 @@ class RepFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "none":
             return queryset.filter(owner__isnull=True)
-        if self.value() and self.value().isdigit():
+        # ASCII digits only ("²".isdigit() is true, int("²") fails) and within bigint.
+        if self.value() and USER_ID.fullmatch(self.value()) and int(self.value()) < 2**63:
             return queryset.filter(owner_id=int(self.value()))
         return queryset
 
@@ -146,7 +151,7 @@ def record_from_form(form, lead: Lead) -> ContactAttempt:
     )
 
 
-class ContactAttemptInline(admin.TabularInline):
+class ContactAttemptInline(SafeInputAdminMixin, admin.TabularInline):
     """New attempts only; logged ones are history (they set the lead's contact times)."""
 
     model = ContactAttempt
@@ -235,7 +240,7 @@ class LeadAdminForm(forms.ModelForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
+class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "company",
@@ -294,6 +299,7 @@ class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
 
     form = LeadAdminForm
+    json_objects = ("attributes",)  # the rep's lead page lists them as key/value
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
@@ -373,7 +379,7 @@ class LeadAdmin(ManagersMayViewMixin, admin.ModelAdmin):
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(admin.ModelAdmin):
+class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     """Attempts are history: added (through ``ownership.record_attempt``, so the lead's
     contact times follow), their outcome and note corrected, never moved or deleted."""
 

@@ -4,6 +4,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import availability
+from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.models import Absence, PauseReason, RepProfile
 from leadfollow.routing import open_loads, unavailability
 
@@ -14,7 +15,8 @@ class AbsenceInline(admin.TabularInline):
 
 
 @admin.register(RepProfile)
-class RepProfileAdmin(admin.ModelAdmin):
+class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+    json_objects = ("working_hours",)
     list_display = [
         "user",
         "availability",
@@ -70,7 +72,7 @@ class RepProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Absence)
-class AbsenceAdmin(admin.ModelAdmin):
+class AbsenceAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ["rep", "starts_at", "ends_at", "reason"]
     list_filter = ["starts_at"]
     search_fields = ["rep__user__username", "reason"]

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.models import RoutingRule
 
 
@@ -34,7 +35,7 @@ class RoutingRuleForm(forms.ModelForm):
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     form = RoutingRuleForm
     list_display = [
         "name",

@@ -8,12 +8,13 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.models import ScoringRule
 from leadfollow.scoring import match_counts, preview_rule_change
 
 
 @admin.register(ScoringRule)
-class ScoringRuleAdmin(admin.ModelAdmin):
+class ScoringRuleAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "field_path",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hmac
+import re
 import time
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from leadfollow import ratelimit
 from leadfollow.conf import lf_settings
-from leadfollow.models import ApiKey
+from leadfollow.models import ApiKey, UsedSignature
 from leadfollow.models.apikeys import split_key
 
 KEYWORD = "Api-Key"
@@ -19,6 +20,14 @@ KEY_HEADER = "X-Api-Key"
 KEY_ID_HEADER = "X-Leadfollow-Key-Id"
 TIMESTAMP_HEADER = "X-Leadfollow-Timestamp"
 SIGNATURE_HEADER = "X-Leadfollow-Signature"
+# ASCII digits only: str.isdigit() also accepts "²" and a 5,000-digit number, which int()
+# or the clock comparison then choke on. 12 digits reach the year 33658.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+#: Failed key or signature attempts per client address, counted by leadfollow.ratelimit.
+FAILURE_SCOPE = "auth_failure"
+
+
+ALREADY_USED = _("This signature was already used.")
 
 
 class SourceKeyAuthentication(authentication.BaseAuthentication):
@@ -33,11 +42,24 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
     """
 
     def authenticate(self, request):
-        raw_key = self._raw_key(request)
-        if raw_key is not None:
-            return self._by_key(raw_key)
-        if SIGNATURE_HEADER in request.headers:
-            return self._by_signature(request)
+        # Guessing keys or signatures costs the guesser: after API_AUTH_FAILURE_RATE failures
+        # from one address, 429 until the window ends (a source's own traffic is counted
+        # per source by the intake throttle instead).
+        address = ratelimit.client_address(request)
+        rate = lf_settings.API_AUTH_FAILURE_RATE
+        if ratelimit.exceeded(FAILURE_SCOPE, address, rate):
+            raise exceptions.Throttled(
+                detail=_("Too many failed authentication attempts from this address.")
+            )
+        try:
+            raw_key = self._raw_key(request)
+            if raw_key is not None:
+                return self._by_key(raw_key)
+            if SIGNATURE_HEADER in request.headers:
+                return self._by_signature(request)
+        except exceptions.AuthenticationFailed:
+            ratelimit.hit(FAILURE_SCOPE, address, rate)
+            raise
         return None
 
     def authenticate_header(self, request) -> str:
@@ -63,10 +85,14 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
         prefix = headers.get(KEY_ID_HEADER, "")
         timestamp = headers.get(TIMESTAMP_HEADER, "")
         signature = headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=")
-        if not (prefix and timestamp.isdigit() and signature):
+        if not (prefix and timestamp and signature):
             raise exceptions.AuthenticationFailed(
                 _("A signed request needs the %(id)s, %(ts)s and %(sig)s headers.")
                 % {"id": KEY_ID_HEADER, "ts": TIMESTAMP_HEADER, "sig": SIGNATURE_HEADER}
+            )
+        if not TIMESTAMP.fullmatch(timestamp):
+            raise exceptions.AuthenticationFailed(
+                _("%(ts)s must be Unix seconds: 1 to 12 digits 0-9.") % {"ts": TIMESTAMP_HEADER}
             )
         max_age = lf_settings.API_SIGNATURE_MAX_AGE_SECONDS
         if abs(time.time() - int(timestamp)) > max_age:
@@ -78,9 +104,11 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None or not _same(api_key.signature(timestamp, request.body), signature):
             raise exceptions.AuthenticationFailed(_("Invalid signature."))
         result = self._checked(api_key)
-        # Remember the signature for as long as its timestamp would be accepted.
-        if not cache.add(f"leadfollow:signature:{prefix}:{signature}", 1, timeout=2 * max_age):
-            raise exceptions.AuthenticationFailed(_("This signature was already used."))
+        # A cheap early answer; the view claims the signature in the intake's transaction
+        # (leadfollow.api.replay), where the unique index decides between concurrent twins.
+        if UsedSignature.objects.filter(signature=signature).exists():
+            raise exceptions.AuthenticationFailed(ALREADY_USED)
+        request._request.leadfollow_signature = (prefix, signature)
         return result
 
     def _checked(self, api_key: ApiKey):

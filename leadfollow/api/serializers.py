@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from leadfollow import jsonsafety
 from leadfollow.intake import LeadIntakeForm
 from leadfollow.models import (
     Absence,
@@ -25,6 +26,7 @@ from leadfollow.models import (
     RepProfile,
     ScoringRule,
 )
+from leadfollow.people import is_manager
 
 
 def error_dict(exc: DjangoValidationError) -> dict[str, list[str]]:
@@ -38,21 +40,26 @@ def error_dict(exc: DjangoValidationError) -> dict[str, list[str]]:
 
 
 def has_nul(value: Any) -> bool:
-    """True if a NUL character hides anywhere in ``value`` (PostgreSQL refuses them)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(map(has_nul, value))
-    return False
+    """True if a NUL character hides anywhere in ``value`` (PostgreSQL refuses them).
+
+    Iterative (``jsonsafety.strings``): recursion failed from ~476 levels of nesting."""
+    return any("\x00" in text for text in jsonsafety.strings(value))
 
 
 class JSONValueField(serializers.JSONField):
+    """A stored JSON value: ``jsonsafety``'s rule (depth, finite numbers, NUL, surrogates)."""
+
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
+        try:
+            value = super().to_internal_value(data)
+        except RecursionError:  # form-encoded JSON text is parsed here
+            raise serializers.ValidationError(jsonsafety.message("too_deep")) from None
         if has_nul(value):
             raise serializers.ValidationError(_("Null characters are not allowed."))
+        try:
+            jsonsafety.validate_json_value(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
         return value
 
 
@@ -83,6 +90,13 @@ class IntakeSerializer(serializers.Serializer):
 
 #: Fields create_lead reads from the body; everything else goes into attributes.
 INTAKE_FIELDS = frozenset(LeadIntakeForm.base_fields) - {"source"}
+
+
+class IntakeAcceptedSerializer(serializers.Serializer):
+    """A repeat attached to an open lead another source sent: nothing about that lead."""
+
+    created = serializers.BooleanField()
+    attached = serializers.BooleanField()
 
 
 class IntakeResponseSerializer(serializers.Serializer):
@@ -303,6 +317,16 @@ class AbsenceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Absence
         fields = ["id", "rep", "starts_at", "ends_at", "reason"]
+
+    def get_fields(self):
+        # The field's choices are shown in the browsable API's form: a rep may only see
+        # (and name) their own availability, not every rep's username.
+        fields = super().get_fields()
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is not None and not is_manager(user):
+            fields["rep"].queryset = RepProfile.objects.filter(user_id=user.pk)
+        return fields
 
     def validate(self, attrs):
         starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))

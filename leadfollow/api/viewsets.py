@@ -25,20 +25,22 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import get_error_detail
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadfollow import metrics, ownership
-from leadfollow.api import idempotency
+from leadfollow import jsonsafety, metrics, ownership
+from leadfollow.api import idempotency, replay
 from leadfollow.api.authentication import SourceKeyAuthentication
 from leadfollow.api.filters import AssignmentFilterSet, LeadApiFilterSet
+from leadfollow.api.parsers import SafeJSONParser
 from leadfollow.api.permissions import IsManager, IsSource, is_manager
 from leadfollow.api.serializers import (
     INTAKE_FIELDS,
     AbsenceSerializer,
     AssignmentSerializer,
     ContactAttemptSerializer,
+    IntakeAcceptedSerializer,
     IntakeResponseSerializer,
     IntakeSerializer,
     LeadSerializer,
@@ -80,7 +82,7 @@ class Pagination(PageNumberPagination):
 
 class ApiMixin:
     pagination_class = Pagination
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [SafeJSONParser, FormParser]
     permission_classes = [permissions.IsAuthenticated]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -141,7 +143,8 @@ class LeadViewSet(
         description=(
             "Authenticated by a source's API key or HMAC signature; the lead's source comes "
             "from the key. Fields other than those listed are kept in `attributes`. "
-            "201: a new lead; 200: the lead this `external_id` (or e-mail) already reached. "
+            "201: a new lead; 200: the lead this `external_id` (or e-mail) already reached; "
+            "202: attached to an open lead another source sent (its details are not shown). "
             "With an `Idempotency-Key` header, retries within 24 h get the first body again "
             "with 200 (header `Idempotent-Replayed: true`); the same key with another body "
             "is refused with 422."
@@ -158,6 +161,7 @@ class LeadViewSet(
         responses={
             201: IntakeResponseSerializer,
             200: IntakeResponseSerializer,
+            202: IntakeAcceptedSerializer,
             409: OpenApiResponse(description="The first request with this key is running."),
             422: OpenApiResponse(description="This key was used with a different body."),
             429: OpenApiResponse(description="Too many requests from this source."),
@@ -172,20 +176,24 @@ class LeadViewSet(
         data = intake_payload(request.data)
         source = request.auth.source
         key = request.headers.get(idempotency.HEADER)
-        if key is None:
-            outcome = _intake(data, source)
-        else:
-            if not key or len(key) > idempotency.MAX_KEY_LENGTH:
-                raise ValidationError(
-                    {idempotency.HEADER: [_("Send 1 to 255 characters.")]}, code="invalid"
-                )
-            outcome = idempotency.once(
-                source=source,
-                key=key,
-                raw_body=raw_body,
-                now=timezone.now(),
-                run=lambda: _intake(data, source),
+        if key is not None and (not key or len(key) > idempotency.MAX_KEY_LENGTH):
+            raise ValidationError(
+                {idempotency.HEADER: [_("Send 1 to 255 characters.")]}, code="invalid"
             )
+        now = timezone.now()
+        with transaction.atomic():
+            # A signed request's signature is claimed with the lead it lets in.
+            replay.claim(request, now)
+            if key is None:
+                outcome = _intake(data, source)
+            else:
+                outcome = idempotency.once(
+                    source=source,
+                    key=key,
+                    raw_body=raw_body,
+                    now=now,
+                    run=lambda: _intake(data, source),
+                )
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
         return Response(outcome.body, status=outcome.status, headers=headers)
 
@@ -268,10 +276,11 @@ def intake_payload(data) -> dict[str, Any]:
     attributes = payload.get("attributes")
     if isinstance(attributes, str) and attributes:
         try:  # form-encoded senders post attributes as JSON text
-            attributes = json.loads(attributes)
-        except ValueError:
+            attributes = jsonsafety.loads(attributes)
+        except ValueError as error:
+            detail = str(error) if not isinstance(error, json.JSONDecodeError) else None
             raise ValidationError(
-                {"attributes": [_("Enter valid JSON.")]}, code="invalid"
+                {"attributes": [detail or _("Enter valid JSON.")]}, code="invalid"
             ) from None
     if extras and attributes in (None, ""):
         attributes = {}
@@ -291,6 +300,12 @@ def _intake(data: dict[str, Any], source: str) -> idempotency.Outcome:
     except DjangoValidationError as exc:
         return idempotency.Outcome(status.HTTP_400_BAD_REQUEST, error_dict(exc))
     lead = result.lead
+    if lead.source != source:
+        # An open lead from another source has this e-mail: the submission is attached to
+        # it, but its id, owner and deadline are none of this sender's business (else any
+        # key could ask whether an address has an open lead, and with whom).
+        body = IntakeAcceptedSerializer({"created": False, "attached": True}).data
+        return idempotency.Outcome(status.HTTP_202_ACCEPTED, dict(body))
     body = IntakeResponseSerializer(
         {
             "id": lead.pk,

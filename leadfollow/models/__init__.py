@@ -1,4 +1,4 @@
-from leadfollow.models.apikeys import ApiKey, IdempotencyRecord
+from leadfollow.models.apikeys import ApiKey, IdempotencyRecord, UsedSignature
 from leadfollow.models.assignment import Assignment, AssignmentReason
 from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
 from leadfollow.models.coldlead import ColdLead
@@ -30,4 +30,5 @@ __all__ = [
     "RoutingRule",
     "ScoringRule",
     "Submission",
+    "UsedSignature",
 ]

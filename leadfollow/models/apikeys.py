@@ -113,3 +113,25 @@ class IdempotencyRecord(models.Model):
     def purge(cls, older_than: datetime) -> int:
         """Delete records created before ``older_than``; returns how many."""
         return cls.objects.filter(created_at__lt=older_than).delete()[0]
+
+
+class UsedSignature(models.Model):
+    """A signature a signed intake request already used, kept until its timestamp could no
+    longer be accepted. In the database (not the cache): the unique index refuses a replay
+    across every worker, and the row commits or rolls back with the intake it let in."""
+
+    key_prefix = models.CharField(_("key id"), max_length=16)
+    signature = models.CharField(_("signature"), max_length=64, unique=True)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("used signature")
+        verbose_name_plural = _("used signatures")
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix} · {self.signature[:12]}…"
+
+    @classmethod
+    def purge(cls, now: datetime) -> int:
+        """Delete signatures whose timestamps are no longer accepted anyway; how many."""
+        return cls.objects.filter(expires_at__lt=now).delete()[0]

@@ -65,6 +65,16 @@ def _validate_working_hours(value) -> None:
     errors = validate_hours(value)
     if errors:
         raise ValidationError(errors)
+    # {"mon": []} is valid shape but no hours at all: such a rep could never be given a
+    # deadline. Empty means "the site's hours"; a rep who never works stops accepting leads.
+    if not any(value.values()):
+        raise ValidationError(
+            _(
+                "These hours have no working window. Leave the field empty to use the "
+                "site's hours, or switch off “accepting leads”."
+            ),
+            code="no_hours",
+        )
 
 
 class RepProfile(models.Model):
