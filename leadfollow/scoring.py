@@ -272,8 +272,9 @@ class _AbsBelowLimit(_VendorFunc):
     output_field = BooleanField()
 
     def as_sqlite(self, compiler, connection, **extra):
+        # Not ABS(): SQLite raises "integer overflow" on ABS(-9223372036854775808).
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"(ABS({sql}) < 1e300)", params
+        return f"(({sql}) > -1e300 AND ({sql}) < 1e300)", [*params, *params]
 
     def as_postgresql(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])

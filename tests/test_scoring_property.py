@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from leadfollow.models import Lead, Operator, ScoringRule
 from leadfollow.scoring import rescore_leads, rule_matches, score_expression, score_lead
+from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
 # Moderate by default (shared CI machines); LF_SCORING_EXAMPLES=2000 for a thorough run.
@@ -105,3 +106,16 @@ def test_each_rule_alone_agrees(rule, lead):
     lead.refresh_from_db()
     database = Lead.objects.annotate(expected=score_expression([rule])).get().expected
     assert database == score_lead(lead, [rule]), (rule.field_path, rule.operator, rule.value)
+
+
+@pytest.mark.parametrize("number", [-(2**63), 2**63 - 1, -1e299])
+def test_extreme_integers_score_alike(db, number):
+    """JSON integers at the edges of 64 bits (SQLite's ABS() overflowed on -2**63)."""
+    rule = ScoringRule(
+        name="big", field_path="attributes.n", operator="gt", value=0, points=5, active=True
+    )
+    lead = LeadFactory.build(attributes={"n": number})
+    lead.save()
+    lead.refresh_from_db()
+    database = Lead.objects.annotate(expected=score_expression([rule])).get().expected
+    assert database == score_lead(lead, [rule]) == (5 if number > 0 else 0)
