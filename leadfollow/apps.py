@@ -10,5 +10,8 @@ class LeadFollowConfig(AppConfig):
     def ready(self) -> None:
         from leadfollow import (
             checks,  # noqa: F401  registers the system checks
+            rulecache,
             scoring,  # noqa: F401  rescores leads when rules change
         )
+
+        rulecache.connect_receivers()

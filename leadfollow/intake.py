@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -181,12 +182,9 @@ def _existing_by_external_id(cleaned: Mapping[str, Any]) -> Lead | None:
     key = {"source": cleaned["source"], "external_id": cleaned["external_id"]}
     if not key["external_id"]:
         return None
-    lead = Lead.objects.filter(**key).first()
-    if lead is None:
-        lead = Lead.objects.filter(
-            submissions__source=key["source"], submissions__external_id=key["external_id"]
-        ).first()
-    return lead
+    # One statement: the lead itself, or the lead a repeat with this id was attached to.
+    repeat = Submission.objects.filter(**key).values("lead_id")
+    return Lead.objects.filter(Q(**key) | Q(pk__in=repeat)).order_by("pk").first()
 
 
 def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:

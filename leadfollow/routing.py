@@ -9,12 +9,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from django.db.models import Count, F, Q
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
+from leadfollow import rulecache
 from leadfollow.businesshours import is_open, next_opening
 from leadfollow.calendars import rep_calendar
 from leadfollow.conf import lf_settings
@@ -96,10 +97,14 @@ def matching_rule(lead: Lead | None) -> RoutingRule | None:
     """The first active rule (by priority) whose conditions the lead meets."""
     if lead is None:
         return None
-    for rule in RoutingRule.objects.active():
-        if rule.matches(lead):
-            return rule
-    return None
+    return next((rule for rule in active_routing_rules() if rule.matches(lead)), None)
+
+
+def active_routing_rules() -> list[RoutingRule]:
+    """Active rules by priority with their reps, cached per process (``rulecache``)."""
+    return rulecache.cached(
+        "routing", lambda: list(RoutingRule.objects.active().prefetch_related("reps"))
+    )
 
 
 def sla_minutes(lead: Lead) -> int:
@@ -125,7 +130,8 @@ def candidates(
     only_rep_ids: Collection | None = None,
     include_full: bool = False,
 ) -> list[Candidate]:
-    """Reps who may take a lead: accepting, not absent, under capacity, by when they work.
+    """Reps who may take a lead: accepting, present (not absent, not paused), under
+    capacity, by when they work. Two queries whatever the size of the lead table.
 
     ``include_full`` keeps reps at capacity too (``RepPool`` tracks loads that go down).
     """
@@ -133,22 +139,26 @@ def candidates(
         RepProfile.objects.accepting()
         .present(now)
         .exclude(user_id__in=exclude_user_ids)
-        .with_open_load()
         .select_related("user")
     )
-    if not include_full:
-        profiles = profiles.filter(
-            Q(capacity__isnull=True, open_load__lt=lf_settings.DEFAULT_REP_CAPACITY)
-            | Q(capacity__isnull=False, open_load__lt=F("capacity"))
-        )
     if only_rep_ids is not None:
         profiles = profiles.filter(pk__in=only_rep_ids)
+    return _candidates_from(list(profiles), now, include_full=include_full)
+
+
+def _candidates_from(
+    profiles: list[RepProfile], now: datetime, *, include_full: bool = False
+) -> list[Candidate]:
+    loads = open_loads([p.user_id for p in profiles]) if profiles else {}
     found = []
     for profile in profiles:
+        load = loads.get(profile.user_id, 0)
+        if not include_full and load >= profile.effective_capacity:
+            continue
         calendar = rep_calendar(profile)
         starts_at = now if is_open(now, calendar) else next_opening(now, calendar)
         if starts_at is not None:
-            found.append(Candidate(profile, profile.open_load, starts_at))
+            found.append(Candidate(profile, load, starts_at))
     return found
 
 
@@ -167,10 +177,9 @@ def _pick(
     eligible = RepProfile.objects.accepting().present(now).exclude(user_id__in=exclude_user_ids)
     if only_rep_ids is not None:
         eligible = eligible.filter(pk__in=only_rep_ids)
-    ids = list(eligible.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
-    if not ids:
-        return None
-    found = candidates(now, exclude_user_ids=exclude_user_ids, only_rep_ids=ids)
+    # The locked rows are read in full (one statement for lock and read); the loads after.
+    locked = eligible.select_for_update(of=("self",)).select_related("user").order_by("pk")
+    found = _candidates_from(list(locked), now)
     return get_strategy().choose(found, lead=lead, now=now) if found else None
 
 
@@ -226,8 +235,7 @@ class RepPool:
     def load(cls, now: datetime) -> RepPool:
         """Available reps with their loads, and the active routing rules: two queries
         (three with the rules' reps). Call it while holding the rep rows' locks."""
-        rules = RoutingRule.objects.active().prefetch_related("reps")
-        return cls(now, candidates(now, include_full=True), rules=rules)
+        return cls(now, candidates(now, include_full=True), rules=active_routing_rules())
 
     def __bool__(self) -> bool:
         return any(self._has_room(c) for c in self._reps.values())
@@ -280,7 +288,11 @@ class RepPool:
 
 
 def open_loads(user_ids: Collection | None = None) -> dict[int, int]:
-    """Open, uncontacted leads held per owner's user id, counted from the leads' side."""
+    """Open, uncontacted leads held per owner's user id (what capacity counts).
+
+    Counted from the leads' side, through the partial index of open uncontacted leads:
+    its cost follows the open work, not every lead ever received (a ``Count`` over the
+    reps' reverse relation joins and scans the whole history)."""
     leads = Lead.objects.open().uncontacted().filter(owner__isnull=False)
     if user_ids is not None:
         leads = leads.filter(owner_id__in=user_ids)

@@ -64,6 +64,7 @@ from django.db.models.lookups import (
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from leadfollow import rulecache
 from leadfollow.conf import lf_settings
 from leadfollow.models import Lead, Operator, ScoringRule
 from leadfollow.models.scoring import LEAD_FIELDS, NUMBER_LIMIT, attribute_keys, is_rule_number
@@ -88,7 +89,10 @@ def fold(text: str) -> str:
 
 
 def active_rules() -> list[ScoringRule]:
-    return list(ScoringRule.objects.filter(active=True).order_by("name", "pk"))
+    """The active rules, cached per process (``leadfollow.rulecache``)."""
+    return rulecache.cached(
+        "scoring", lambda: list(ScoringRule.objects.filter(active=True).order_by("name", "pk"))
+    )
 
 
 # --- Python: one lead ---------------------------------------------------------------------
@@ -607,6 +611,7 @@ def _enqueue_rescore() -> None:
 def rule_changed(sender, using: str = "default", **kwargs) -> None:
     """Rescore open leads once the change is committed: one task per transaction, so
     deleting 30 rules in the admin queues one rescore, not 30."""
+    rulecache.invalidate("scoring")
     connection = connections[using]
     pending = getattr(connection, "run_on_commit", None) or ()
     if any(entry[1] is _enqueue_rescore for entry in pending):

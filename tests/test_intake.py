@@ -284,3 +284,34 @@ def test_urgency_puts_missed_deadlines_first_then_time_left_then_score(monday_10
         later,
         contacted,
     ]
+
+
+def test_intake_statements_do_not_grow_with_rules_reps_or_history(
+    db, django_assert_max_num_queries
+):
+    """Rules are cached per process (a rule change invalidates them), rep loads are one
+    grouped count: the statement count is the same with 2 or 40 rules, 2 or 20 reps."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leadfollow.models import RoutingRule
+    from tests.factories import ScoringRuleFactory
+
+    def statements(n: int) -> int:
+        create_lead({"name": "warm", "email": f"warm{n}@example.org"})  # rules now cached
+        with CaptureQueriesContext(connection) as queries:
+            create_lead({"name": "Jo", "email": f"jo{n}@example.org", "external_id": f"x{n}"})
+        return len(queries)
+
+    RepFactory.create_batch(2)
+    ScoringRuleFactory.create_batch(2)
+    few = statements(1)
+    RepFactory.create_batch(18)
+    ScoringRuleFactory.create_batch(38)
+    RoutingRule.objects.create(name="fair", sources=["fair"])
+    LeadFactory.create_batch(50)
+    assert statements(2) == few <= 11  # PostgreSQL: BEGIN, advisory lock, COMMIT included
+    # A rule edited in the admin (or anywhere that saves it) is seen by the next intake.
+    ScoringRuleFactory(field_path="source", operator="eq", value="web", points=7)
+    lead = create_lead({"name": "Scored", "email": "s@example.org"}).lead
+    assert lead.score >= 7

@@ -332,27 +332,18 @@ def test_accepting_needs_the_flag_and_an_active_user():
 
 
 @pytest.mark.django_db
-def test_with_open_load_counts_open_uncontacted_leads(monday_10):
+def test_open_loads_count_open_uncontacted_leads(monday_10):
+    from leadfollow.routing import open_loads
+
     busy, idle = RepFactory(), RepFactory()
     LeadFactory.create_batch(2, owner=busy.user)
     LeadFactory(owner=busy.user, status=LeadStatus.WORKING)
     LeadFactory(owner=busy.user, first_contacted_at=monday_10)  # contacted: done with SLA
     LeadFactory(owner=busy.user, status=LeadStatus.QUALIFIED)
     LeadFactory(owner=None)
-    load = dict(RepProfile.objects.with_open_load().values_list("pk", "open_load"))
-    assert load == {busy.pk: 3, idle.pk: 0}
-
-
-@pytest.mark.django_db
-def test_with_open_load_is_not_inflated_by_absences(monday_10):
-    # Chained with present(), several past absences must not multiply the count.
-    rep = RepFactory()
-    for weeks in (1, 2, 3):
-        start = monday_10 - timedelta(weeks=weeks)
-        AbsenceFactory(rep=rep, starts_at=start, ends_at=start + HOUR)
-    LeadFactory.create_batch(2, owner=rep.user)
-    (row,) = RepProfile.objects.present(monday_10).accepting().with_open_load()
-    assert row.open_load == 2
+    assert open_loads() == {busy.user_id: 3}
+    assert open_loads([busy.user_id, idle.user_id]) == {busy.user_id: 3}
+    assert open_loads([idle.user_id]) == {}
 
 
 # --- ScoringRule --------------------------------------------------------------------------

@@ -337,6 +337,7 @@ def test_eight_concurrent_intakes_never_overfill_reps(monday_10):
         lambda i: create_lead({"name": f"Lead {i}", "email": f"m{i}@example.org"}, now=monday_10),
     )
     assert Lead.objects.count() == 8
-    for rep in RepProfile.objects.with_open_load().filter(pk__in=[r.pk for r in reps]):
-        assert rep.open_load == 1
+    from leadfollow.routing import open_loads
+
+    assert open_loads([r.user_id for r in reps]) == {r.user_id: 1 for r in reps}
     assert Lead.objects.filter(owner__isnull=True).count() == 5

@@ -27,20 +27,6 @@ class RepProfileQuerySet(models.QuerySet):
     def paused(self, now: datetime) -> RepProfileQuerySet:
         return self.filter(_paused_at(now))
 
-    def with_open_load(self) -> RepProfileQuerySet:
-        """Annotate ``open_load``: open, uncontacted leads held (what capacity counts)."""
-        from leadfollow.models.lead import OPEN_STATUSES
-
-        return self.annotate(
-            open_load=models.Count(
-                "user__leadfollow_leads",
-                filter=Q(
-                    user__leadfollow_leads__status__in=OPEN_STATUSES,
-                    user__leadfollow_leads__first_contacted_at__isnull=True,
-                ),
-            )
-        )
-
 
 def _paused_at(now: datetime) -> Q:
     return Q(paused_at__isnull=False, paused_at__lte=now) & (

@@ -1,0 +1,90 @@
+"""Active scoring and routing rules, read once per process and invalidated everywhere.
+
+Intake needs both rule sets for every lead; they change rarely. Each process keeps the
+rules it read together with a token from the shared cache; saving or deleting a rule
+sets a new token (at once, and again after commit, so other processes that reloaded in
+between, still seeing the old rows, reload once more). One cache round trip per intake
+instead of two or three queries; when the cache is unreachable the rules come straight
+from the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+_local: dict[str, tuple[str, list]] = {}
+
+
+def _key(name: str) -> str:
+    return f"leadfollow:rules:{name}"
+
+
+def _token(name: str) -> str | None:
+    try:
+        token = cache.get(_key(name))
+        if token is None:
+            cache.add(_key(name), uuid.uuid4().hex, timeout=None)
+            token = cache.get(_key(name))
+    except Exception:  # the cache is down: read the database every time
+        logger.warning("leadfollow: cache unavailable, reading %s rules from the database", name)
+        return None
+    return token
+
+
+def cached(name: str, load: Callable[[], list]) -> list:
+    """``load()``'s rules, from this process's copy while the shared token is unchanged."""
+    token = _token(name)
+    if token is None:
+        return load()
+    hit = _local.get(name)
+    if hit is not None and hit[0] == token:
+        return hit[1]
+    rules = load()
+    _local[name] = (token, rules)
+    return rules
+
+
+def _new_token(name: str) -> None:
+    _local.pop(name, None)
+    try:
+        cache.set(_key(name), uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.warning("leadfollow: cache unavailable, %s rules may be stale elsewhere", name)
+
+
+_after_commit: dict[str, Callable[[], None]] = {}
+
+
+def invalidate(name: str) -> None:
+    """Every process reads ``name``'s rules again (now, and once more after commit; one
+    callback per transaction however many rules changed)."""
+    _new_token(name)
+    callback = _after_commit.setdefault(name, functools.partial(_new_token, name))
+    pending = getattr(transaction.get_connection(), "run_on_commit", None) or ()
+    if not any(entry[1] is callback for entry in pending):
+        transaction.on_commit(callback)
+
+
+def connect_receivers() -> None:
+    """Invalidate the routing rules when a rule or its reps change (called from ready();
+    the scoring rules' receiver lives in ``leadfollow.scoring``, which also rescores)."""
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from leadfollow.models import RoutingRule
+
+    def routing_changed(**kwargs) -> None:
+        invalidate("routing")
+
+    # weak=False: the receiver is a local function, kept alive by the dispatcher.
+    for signal, uid in ((post_save, "lf_routing_saved"), (post_delete, "lf_routing_deleted")):
+        signal.connect(routing_changed, sender=RoutingRule, weak=False, dispatch_uid=uid)
+    m2m_changed.connect(
+        routing_changed, sender=RoutingRule.reps.through, weak=False, dispatch_uid="lf_routing_reps"
+    )
