@@ -114,17 +114,26 @@ def passed_over(lead_ids: Collection[int]) -> tuple[dict[int, list], dict[int, s
 # --- the one writer ----------------------------------------------------------------------------
 
 
-def _record_pick(profile: RepProfile, candidate: Candidate | None, now: datetime) -> None:
-    """The strategy's state: who was picked last, and the weighted router's clock."""
-    changes: dict = {"last_assigned_at": now}
+def _note_pick(profile: RepProfile, candidate: Candidate | None, now: datetime) -> None:
+    """The strategy's state, in memory at once (the next pick in a batch sees it): who was
+    picked last, and the weighted router's clock. Saved by the caller."""
+    profile.last_assigned_at = now
     if candidate is not None and candidate.routing_pass is not None:
-        changes["routing_pass"] = candidate.routing_pass
-    RepProfile.objects.filter(pk=profile.pk).update(**changes)
-    for name, value in changes.items():
-        setattr(profile, name, value)
+        profile.routing_pass = candidate.routing_pass
 
 
-def _write(
+_PICK_FIELDS = ["last_assigned_at", "routing_pass"]
+_LEAD_FIELDS = [
+    "owner",
+    "first_response_due",
+    "assigned_at",
+    "escalated_at",
+    "reassignment_count",
+    "updated_at",
+]
+
+
+def _stage(
     lead: Lead,
     to: RepProfile | Candidate | None,
     *,
@@ -135,9 +144,10 @@ def _write(
     keep_deadline: bool = False,
     note: str = "",
     escalated_at: datetime | None = None,
-) -> Assignment:
-    """Give ``lead`` to ``to`` (a profile, a routing candidate or nobody), set its deadline,
-    write the Assignment row, queue the owner's notification after commit."""
+) -> tuple[Assignment, RepProfile | None]:
+    """Apply the change to ``lead`` in memory and return its (unsaved) Assignment row and
+    the new owner's profile: give it to ``to`` (a profile, a routing candidate or nobody),
+    with a deadline in the new owner's business hours unless ``keep_deadline``."""
     candidate = to if isinstance(to, Candidate) else None
     profile = candidate.profile if candidate is not None else to
     previous_owner_id = lead.owner_id
@@ -152,20 +162,11 @@ def _write(
         lead.first_response_due = add_business_minutes(now, minutes, calendar)
     lead.owner = profile.user if profile is not None else None
     if profile is not None:
-        _record_pick(profile, candidate, now)
+        _note_pick(profile, candidate, now)
     lead.assigned_at = now
     lead.escalated_at = escalated_at
-    lead.save(
-        update_fields=[
-            "owner",
-            "first_response_due",
-            "assigned_at",
-            "escalated_at",
-            "reassignment_count",
-            "updated_at",
-        ]
-    )
-    assignment = Assignment.objects.create(
+    lead.updated_at = now
+    assignment = Assignment(
         lead=lead,
         from_rep_id=previous_owner_id,
         to_rep=lead.owner,
@@ -175,16 +176,68 @@ def _write(
         first_response_due=lead.first_response_due,
         note=note[:200],
     )
-    if reason == AssignmentReason.ESCALATION:
+    return assignment, profile
+
+
+def _announce(lead: Lead, assignment: Assignment) -> None:
+    """Signals now (receivers run in the transaction); notifications after commit."""
+    if assignment.reason == AssignmentReason.ESCALATION:
         signals.lead_escalated.send(sender=Lead, lead=lead, assignment=assignment)
         enqueue_on_commit("notify_escalation", assignment.pk)
-        return assignment
+        return
     signals.lead_assigned.send(sender=Lead, lead=lead, assignment=assignment)
-    if previous_owner_id is not None or reason != AssignmentReason.INTAKE:
+    if assignment.from_rep_id is not None or assignment.reason != AssignmentReason.INTAKE:
         signals.lead_reassigned.send(sender=Lead, lead=lead, assignment=assignment)
     if lead.owner_id and lf_settings.NOTIFY_ON_ASSIGNMENT:
         enqueue_on_commit("notify_assignment", assignment.pk)
+
+
+def _write(lead: Lead, to, **change) -> Assignment:
+    """One change, written at once: the rep's pick, the lead, its Assignment row."""
+    assignment, profile = _stage(lead, to, **change)
+    if profile is not None:
+        RepProfile.objects.filter(pk=profile.pk).update(
+            **{name: getattr(profile, name) for name in _PICK_FIELDS}
+        )
+    lead.save(update_fields=_LEAD_FIELDS)
+    assignment.save()
+    _announce(lead, assignment)
     return assignment
+
+
+class MoveBatch:
+    """The sweep's moves of one locked batch, written in a constant number of statements:
+    one UPDATE of the leads, one INSERT of their Assignment rows, one UPDATE of the reps.
+    Each ``move()`` changes the lead and the rep in memory at once (routing sees it for
+    the next lead); ``flush()`` writes them and then signals and notifies per lead."""
+
+    def __init__(self, *, reason: str, now: datetime):
+        self.reason, self.now = reason, now
+        self._staged: list[tuple[Lead, Assignment]] = []
+        self._profiles: dict[int, RepProfile] = {}
+
+    def move(self, lead: Lead, candidate: Candidate) -> None:
+        sla = _handover_sla(lead)
+        if lead.owner_id:
+            lead.reassignment_count += 1
+        assignment, profile = _stage(lead, candidate, reason=self.reason, now=self.now, sla=sla)
+        self._staged.append((lead, assignment))
+        self._profiles[profile.pk] = profile
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def flush(self) -> list[Assignment]:
+        if not self._staged:
+            return []
+        leads = [lead for lead, _ in self._staged]
+        Lead.objects.bulk_update(leads, _LEAD_FIELDS, batch_size=500)
+        rows = Assignment.objects.bulk_create([row for _, row in self._staged], batch_size=500)
+        RepProfile.objects.bulk_update(list(self._profiles.values()), _PICK_FIELDS)
+        for lead, row in zip(leads, rows, strict=True):
+            _announce(lead, row)
+        self._staged, self._profiles = [], {}
+        return rows
 
 
 def _handover_sla(lead: Lead) -> int | None:

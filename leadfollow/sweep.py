@@ -133,9 +133,11 @@ def move_breached(now: datetime) -> tuple[int, int, int]:
         pool = _lock_reps(now)
         missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
         missed_now = {lead.owner_id for lead in batch if lead.owner_id}
+        moves = ownership.MoveBatch(reason=AssignmentReason.SLA_BREACH, now=now)
         for lead in batch:
-            outcome = _handle_breach(pool, lead, now, missed[lead.pk], handed_back[lead.pk])
+            outcome = _handle_breach(pool, moves, lead, now, missed[lead.pk], handed_back[lead.pk])
             counts[outcome] += 1
+        moves.flush()
         # Counted with this batch's rows: the Nth miss pauses the rep for the next leads.
         counts["paused"] += len(availability.pause_non_responders(missed_now, now))
         return len(batch)
@@ -146,7 +148,12 @@ def move_breached(now: datetime) -> tuple[int, int, int]:
 
 
 def _handle_breach(
-    pool: RepPool, lead: Lead, now: datetime, earlier_misses: list, handed_back: set
+    pool: RepPool,
+    moves: ownership.MoveBatch,
+    lead: Lead,
+    now: datetime,
+    earlier_misses: list,
+    handed_back: set,
 ) -> str:
     # A miss by nobody (an unowned lead nobody could take) is no rep's miss.
     misses = len(earlier_misses) + (1 if lead.owner_id else 0)
@@ -158,7 +165,7 @@ def _handle_breach(
         # Nobody at all can take it (all full, absent or not accepting): people must act.
         ownership.escalate(lead, now=now)
         return "escalated"
-    ownership.move(lead, candidate, reason=AssignmentReason.SLA_BREACH, now=now)
+    moves.move(lead, candidate)
     return "reassigned"
 
 
@@ -194,13 +201,12 @@ def hand_over_unavailable(now: datetime) -> int:
     def handle(batch: list[Lead]) -> int:
         pool = _lock_reps(now)
         missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
-        moved = 0
+        moves = ownership.MoveBatch(reason=AssignmentReason.REP_UNAVAILABLE, now=now)
         for lead in batch:
             candidate = _next_rep(pool, lead, missed[lead.pk], handed_back[lead.pk])
             if candidate is not None:
-                ownership.move(lead, candidate, reason=AssignmentReason.REP_UNAVAILABLE, now=now)
-                moved += 1
-        return moved
+                moves.move(lead, candidate)
+        return len(moves.flush())
 
     unavailable = _unavailable_owner(now)
     uncontacted = Q(first_contacted_at__isnull=True) & (Q(owner__isnull=True) | unavailable)

@@ -500,3 +500,31 @@ def test_two_concurrent_sweeps_reassign_each_lead_exactly_once(monday_10):
     for lead_id, owner_id in Lead.objects.values_list("pk", "owner_id"):
         from_rep, to_rep = moved[lead_id]
         assert owner_id == to_rep != from_rep
+
+
+def test_a_sweep_batch_writes_in_a_constant_number_of_statements(monday_10):
+    """One locking SELECT, one load count, one UPDATE of the leads, one INSERT of the rows,
+    one UPDATE of the reps — per batch, whatever its size; signals still per lead."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    reps = [RepFactory(capacity=500) for _ in range(4)]
+    moved = []
+    receiver = lambda sender, lead, **kw: moved.append(lead.pk)  # noqa: E731
+    signals.lead_reassigned.connect(receiver)
+
+    def statements(leads: int) -> int:
+        for i in range(leads):
+            overdue(monday_10, reps[i % 4])
+        settings = {"NOTIFY_ON_ASSIGNMENT": False, "PAUSE_AFTER_MISSES": None}
+        with lf(**settings), CaptureQueriesContext(connection) as queries:
+            assert reassign_overdue(monday_10).reassigned == leads
+        return len(queries)
+
+    try:
+        statements(1)  # warm: the routing rules are read once per process, then cached
+        few, many = statements(5), statements(60)
+    finally:
+        signals.lead_reassigned.disconnect(receiver)
+    assert few == many
+    assert len(moved) == 66
