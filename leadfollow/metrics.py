@@ -57,6 +57,7 @@ from leadfollow.businesshours import business_minutes_between
 from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.models import Assignment, Lead, RepProfile
+from leadfollow.models.lead import BREACH_WARNING_MINUTES, about_to_breach_q, cold_q
 
 __all__ = [
     "BUCKETS",
@@ -563,17 +564,14 @@ def cold_now(leads: QuerySet | None = None, now: datetime | None = None) -> Quer
 
 
 def about_to_breach(
-    leads: QuerySet | None = None, now: datetime | None = None, minutes: int = 15
+    leads: QuerySet | None = None,
+    now: datetime | None = None,
+    minutes: int = BREACH_WARNING_MINUTES,
 ) -> QuerySet:
-    """Open, uncontacted leads whose deadline falls within the next ``minutes``."""
-    now = now or timezone.now()
+    """Leads whose deadline falls within the next ``minutes`` (``about_to_breach_q``)."""
     base = Lead.objects.all() if leads is None else leads
     return (
-        base.open()
-        .uncontacted()
-        .filter(
-            first_response_due__gte=now, first_response_due__lt=now + timedelta(minutes=minutes)
-        )
+        base.about_to_breach(now or timezone.now(), minutes)
         .select_related("owner")
         .order_by("first_response_due", "pk")
     )
@@ -583,14 +581,8 @@ def cold_summary(leads: QuerySet | None = None, now: datetime | None = None) -> 
     """Counts for the cold list header: cold now and about to breach, one query."""
     now = now or timezone.now()
     base = Lead.objects.all() if leads is None else leads
-    soon = now + timedelta(minutes=15)
-    return (
-        base.open()
-        .uncontacted()
-        .aggregate(
-            cold=Count("pk", filter=Q(first_response_due__lt=now)),
-            soon=Count("pk", filter=Q(first_response_due__gte=now, first_response_due__lt=soon)),
-        )
+    return base.aggregate(
+        cold=Count("pk", filter=cold_q(now)), soon=Count("pk", filter=about_to_breach_q(now))
     )
 
 

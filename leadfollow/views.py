@@ -27,11 +27,12 @@ from leadfollow import availability, ownership
 from leadfollow.filters import LeadFilterSet, end_of_day
 from leadfollow.forms import AttemptForm, FollowUpForm, HandBackForm, StatusForm
 from leadfollow.models import Channel, ContactAttempt, Lead, LeadStatus, Outcome, RepProfile
+from leadfollow.models.lead import BREACH_WARNING_MINUTES
 from leadfollow.people import is_manager, user_zone
 
 PAGE_SIZE = 25
 RECENT_DAYS = 7
-DUE_SOON = timedelta(minutes=15)
+DUE_SOON = timedelta(minutes=BREACH_WARNING_MINUTES)
 TABS = {
     "queue": _("Queue"),
     "follow_ups": _("Due follow-ups"),

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from leadfollow import interventions
 from leadfollow.admin.dashboard import DashboardViews
 from leadfollow.models import ColdLead, RepProfile
-from leadfollow.models.coldlead import BREACH_WARNING_MINUTES
+from leadfollow.models.lead import BREACH_WARNING_MINUTES
 from leadfollow.routing import open_loads, unavailability
 
 

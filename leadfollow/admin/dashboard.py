@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import charts, metrics
 from leadfollow.models import Lead
-from leadfollow.models.coldlead import BREACH_WARNING_MINUTES
+from leadfollow.models.lead import BREACH_WARNING_MINUTES
 from leadfollow.people import is_manager
 
 #: Longest period the report accepts (the trend has one point per day).

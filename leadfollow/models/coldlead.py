@@ -1,26 +1,25 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leadfollow.models.lead import Lead, LeadQuerySet
-
-#: Minutes ahead in which a deadline counts as "about to breach".
-BREACH_WARNING_MINUTES = 15
+from leadfollow.models.lead import (
+    BREACH_WARNING_MINUTES,
+    Lead,
+    LeadQuerySet,
+    about_to_breach_q,
+    cold_q,
+)
 
 
 class ColdLeadQuerySet(LeadQuerySet):
     def at_risk(self, now: datetime | None = None, minutes: int = BREACH_WARNING_MINUTES):
-        """Open, uncontacted and due before ``now + minutes``: cold or about to be."""
+        """Cold, or about to breach within ``minutes``."""
         now = now or timezone.now()
-        return (
-            self.open()
-            .uncontacted()
-            .filter(first_response_due__lt=now + timedelta(minutes=minutes))
-        )
+        return self.filter(cold_q(now) | about_to_breach_q(now, minutes))
 
 
 class ColdLeadManager(models.Manager.from_queryset(ColdLeadQuerySet)):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -26,6 +26,25 @@ _OPEN = Q(status__in=OPEN_STATUSES)
 _UNCONTACTED = Q(first_contacted_at__isnull=True)
 _NOT_ESCALATED = Q(escalated_at__isnull=True)
 
+#: Minutes ahead in which a first-response deadline counts as "about to breach".
+BREACH_WARNING_MINUTES = 15
+
+
+def cold_q(now: datetime) -> Q:
+    """The one definition of cold: open, never contacted, past due, not escalated."""
+    return _OPEN & _UNCONTACTED & _NOT_ESCALATED & Q(first_response_due__lt=now)
+
+
+def about_to_breach_q(now: datetime, minutes: int = BREACH_WARNING_MINUTES) -> Q:
+    """Not cold yet, but will be within ``minutes`` unless someone calls."""
+    soon = now + timedelta(minutes=minutes)
+    return (
+        _OPEN
+        & _UNCONTACTED
+        & _NOT_ESCALATED
+        & Q(first_response_due__gte=now, first_response_due__lt=soon)
+    )
+
 
 class LeadQuerySet(models.QuerySet):
     """The states the rest of leadfollow asks about. Cold is derived, never stored."""
@@ -39,9 +58,12 @@ class LeadQuerySet(models.QuerySet):
     def cold(self, now: datetime | None = None) -> LeadQuerySet:
         """Open, never contacted, past the first-response deadline and not escalated
         (an escalated lead is the managers' to act on: see ``escalated()``)."""
-        return self.filter(
-            _OPEN, _UNCONTACTED, _NOT_ESCALATED, first_response_due__lt=now or timezone.now()
-        )
+        return self.filter(cold_q(now or timezone.now()))
+
+    def about_to_breach(
+        self, now: datetime | None = None, minutes: int = BREACH_WARNING_MINUTES
+    ) -> LeadQuerySet:
+        return self.filter(about_to_breach_q(now or timezone.now(), minutes))
 
     def escalated(self) -> LeadQuerySet:
         """Open, never contacted and handed to the managers: their escalations list."""
@@ -53,8 +75,7 @@ class LeadQuerySet(models.QuerySet):
     def overdue(self, now: datetime | None = None) -> LeadQuerySet:
         """Open leads with a missed action: a first-response deadline or a follow-up."""
         now = now or timezone.now()
-        late = _UNCONTACTED & _NOT_ESCALATED & Q(first_response_due__lt=now)  # cold()
-        return self.filter(_OPEN, late | Q(next_follow_up_at__lt=now))
+        return self.filter(cold_q(now) | (_OPEN & Q(next_follow_up_at__lt=now)))
 
     def by_urgency(self, now: datetime | None = None) -> LeadQuerySet:
         """Most urgent first, in one query, annotating ``breached``, ``awaiting_contact``
