@@ -2,7 +2,8 @@
 
 Two evaluators that give the same answers: ``score_lead`` (Python, one lead, at intake) and
 ``score_expression`` (one SQL expression, used by ``rescore_leads`` to update many leads in
-one ``UPDATE … SET score = CASE … END + …`` per batch, on SQLite and PostgreSQL).
+one ``UPDATE`` per batch, on SQLite and PostgreSQL; on PostgreSQL ``PostgreSQLRescore``
+builds the same expression over derived columns, each JSON path extracted once per row).
 
 The semantics both follow:
 
