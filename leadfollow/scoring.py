@@ -2,7 +2,8 @@
 
 Two evaluators that give the same answers: ``score_lead`` (Python, one lead, at intake) and
 ``score_expression`` (one SQL expression, used by ``rescore_leads`` to update many leads in
-one ``UPDATE … SET score = CASE … END + …`` per batch, on SQLite and PostgreSQL).
+one ``UPDATE`` per batch, on SQLite and PostgreSQL; on PostgreSQL ``PostgreSQLRescore``
+builds the same expression over derived columns, each JSON path extracted once per row).
 
 The semantics both follow:
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +41,12 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Expression,
     F,
     FloatField,
     Func,
     IntegerField,
+    JSONField,
     Max,
     Min,
     Q,
@@ -58,6 +61,7 @@ from django.db.models.lookups import (
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
+    IsNull,
     LessThan,
     LessThanOrEqual,
 )
@@ -182,13 +186,14 @@ def score_lead(lead: Lead, rules: Iterable[ScoringRule] | None = None) -> int:
 
 
 class _JSONText(_VendorFunc):
-    """The text (or, on SQLite, the number) at a path inside a JSON column; NULL if absent."""
+    """The text (or, on SQLite, the number) at a path inside a JSON value; NULL if absent.
+    No keys: the value itself (rescoring's already extracted ``attributes #> path``)."""
 
     output_field = TextField()
 
-    def __init__(self, column: str, keys: Sequence[str], **extra):
+    def __init__(self, source, keys: Sequence[str], **extra):
         self.keys = list(keys)
-        super().__init__(F(column), **extra)
+        super().__init__(source, **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])
@@ -197,6 +202,8 @@ class _JSONText(_VendorFunc):
 
     def as_postgresql(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])
+        if not self.keys:
+            return f"({sql} #>> '{{}}')", params
         return f"({sql} #>> %s)", (*params, self.keys)
 
 
@@ -212,9 +219,9 @@ class _JSONIs(_VendorFunc):
         "compound": "IN ('array', 'object')",
     }
 
-    def __init__(self, column: str, keys: Sequence[str], kind: str, **extra):
+    def __init__(self, source, keys: Sequence[str], kind: str, **extra):
         self.keys, self.kind = list(keys), kind
-        super().__init__(F(column), **extra)
+        super().__init__(source, **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])
@@ -223,11 +230,13 @@ class _JSONIs(_VendorFunc):
 
     def as_postgresql(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])
-        value = f"({sql} #> %s)"
+        value, params = (
+            (sql, list(params)) if not self.keys else (f"({sql} #> %s)", [*params, self.keys])
+        )
         if self.kind in ("true", "false"):
-            return f"({value} = %s::jsonb)", (*params, self.keys, self.kind)
+            return f"({value} = %s::jsonb)", (*params, self.kind)
         kinds = {"text": "('string')", "number": "('number')", "compound": "('array', 'object')"}
-        return f"(JSONB_TYPEOF({value}) IN {kinds[self.kind]})", (*params, self.keys)
+        return f"(JSONB_TYPEOF({value}) IN {kinds[self.kind]})", params
 
 
 class _Fold(_VendorFunc):
@@ -299,52 +308,59 @@ class _Probe:
     present: Q
     is_true: Q | None = None
     is_false: Q | None = None
+    folded: Any = None  # the text with A-Z lower-cased (default: _Fold(text))
 
 
-def _probe(path: str) -> _Probe:
+def _probe(path: str, *, attributes=None, column=F) -> _Probe:
+    """The probe of ``path`` on a lead row (``F`` columns, ``attributes #> keys``), or, with
+    ``attributes`` (the jsonb value at the path) and ``column`` (name → expression), on
+    rescoring's derived table, where each path was extracted once per row."""
     keys = attribute_keys(path)
     if keys is not None:
-        text = _JSONText("attributes", keys)
-        is_text = Q(_JSONIs("attributes", keys, "text")) & Q(_positive(Length(text)))
+        source, keys = (F("attributes"), keys) if attributes is None else (attributes, [])
+        text = _JSONText(source, keys)
+        is_text = Q(_JSONIs(source, keys, "text")) & Q(_positive(Length(text)))
         # CASE, not AND: PostgreSQL may evaluate AND's operands in any order, and a cast of
         # a non-number would raise.
         number = Case(
             When(
-                _JSONIs("attributes", keys, "number"),
+                _JSONIs(source, keys, "number"),
                 then=Case(When(_AbsBelowLimit(text), then=_ToFloat(text))),
             ),
             When(
-                _JSONIs("attributes", keys, "text"),
+                _JSONIs(source, keys, "text"),
                 then=Case(When(_IsDecimalText(text), then=_ToFloat(text))),
             ),
             output_field=FloatField(),
         )
         present = (
             is_text
-            | Q(_JSONIs("attributes", keys, "number"))
-            | Q(_JSONIs("attributes", keys, "true"))
-            | Q(_JSONIs("attributes", keys, "false"))
-            | Q(_JSONIs("attributes", keys, "compound"))
+            | Q(_JSONIs(source, keys, "number"))
+            | Q(_JSONIs(source, keys, "true"))
+            | Q(_JSONIs(source, keys, "false"))
+            | Q(_JSONIs(source, keys, "compound"))
         )
         return _Probe(
             text=text,
             is_text=is_text,
             number=number,
             present=present,
-            is_true=Q(_JSONIs("attributes", keys, "true")),
-            is_false=Q(_JSONIs("attributes", keys, "false")),
+            is_true=Q(_JSONIs(source, keys, "true")),
+            is_false=Q(_JSONIs(source, keys, "false")),
+            folded=_Fold(text),
         )
     if path == "email_domain":
-        email = F("email")
+        email = column("email")
         # After the last "@": RTRIM(email, <every other character>) keeps up to that "@".
         up_to_at = Func(email, Func(email, Value("@"), Value(""), function="REPLACE"),
                         function="RTRIM")  # fmt: skip
-        text = Func(email, Length(up_to_at) + 1, function="SUBSTR")
+        text = Func(email, Length(up_to_at) + 1, function="SUBSTR", output_field=TextField())
         is_text = Q(_positive(StrIndex(email, Value("@")))) & Q(_positive(Length(text)))
-        return _Probe(text=text, is_text=is_text, number=None, present=is_text)
-    column = F(path)
-    is_text = Q(_positive(Length(column)))
-    return _Probe(text=column, is_text=is_text, number=None, present=is_text)
+        return _Probe(text=text, is_text=is_text, number=None, present=is_text,
+                      folded=_Fold(text))  # fmt: skip
+    text = column(path)
+    is_text = Q(_positive(Length(text)))
+    return _Probe(text=text, is_text=is_text, number=None, present=is_text, folded=_Fold(text))
 
 
 def _equals_condition(probe: _Probe, target: Any) -> Q | None:
@@ -356,7 +372,7 @@ def _equals_condition(probe: _Probe, target: Any) -> Q | None:
             return None
         return Q(Exact(probe.number, Value(float(target))))
     if isinstance(target, str) and target:
-        return probe.is_text & Q(Exact(_Fold(probe.text), Value(fold(target))))
+        return probe.is_text & Q(Exact(probe.folded, Value(fold(target))))
     return None
 
 
@@ -368,13 +384,17 @@ _COMPARISONS = {
 }
 
 
-def match_condition(rule: ScoringRule) -> tuple[Q | None, bool]:
+def _is_known_path(path: str) -> bool:
+    return path in _LEAD_PATHS or attribute_keys(path) is not None
+
+
+def match_condition(rule: ScoringRule, probe: _Probe | None = None) -> tuple[Q | None, bool]:
     """(condition, negated): the rule matches where the condition is true, or, when
     ``negated``, where it is not true (NULL counts as not true, as in CASE WHEN).
-    A None condition is never true."""
-    if rule.field_path not in _LEAD_PATHS and attribute_keys(rule.field_path) is None:
+    A None condition is never true. ``probe``: the rule's path, if already built."""
+    if not _is_known_path(rule.field_path):
         return None, rule.operator == Operator.NOT_EQUALS
-    probe = _probe(rule.field_path)
+    probe = _probe(rule.field_path) if probe is None else probe
     op, target = rule.operator, rule.value
     if op == Operator.EXISTS:
         return probe.present, False
@@ -393,7 +413,7 @@ def match_condition(rule: ScoringRule) -> tuple[Q | None, bool]:
     if op in (Operator.CONTAINS, Operator.STARTS_WITH):
         if not (isinstance(target, str) and target):
             return None, False
-        folded, needle = _Fold(probe.text), fold(target)
+        folded, needle = probe.folded, fold(target)
         if op == Operator.CONTAINS:
             found = _positive(StrIndex(folded, Value(needle)))
         else:
@@ -404,20 +424,23 @@ def match_condition(rule: ScoringRule) -> tuple[Q | None, bool]:
     return None, False
 
 
-def points_expression(rule: ScoringRule, points: int | None = None):
+def points_expression(rule: ScoringRule, points: int | None = None, probe: _Probe | None = None):
     """``points`` (default: the rule's) where the rule matches, else 0."""
     points = rule.points if points is None else points
-    condition, negated = match_condition(rule)
+    condition, negated = match_condition(rule, probe)
     if condition is None:
         return Value(points if negated else 0, output_field=IntegerField())
     hit, miss = (0, points) if negated else (points, 0)
     return Case(When(condition, then=Value(hit)), default=Value(miss), output_field=IntegerField())
 
 
-def score_expression(rules: Iterable[ScoringRule]):
+def score_expression(rules: Iterable[ScoringRule], probes: Mapping[str, _Probe] | None = None):
     """One SQL expression giving each lead's score under ``rules`` (all of them, active
-    or not: pass the ones that count)."""
-    cases = [points_expression(rule) for rule in rules if rule.points]
+    or not: pass the ones that count). ``probes``: {path: probe} built elsewhere
+    (rescoring's derived table); by default each rule reads the lead's columns."""
+    probes = probes or {}
+    cases = [points_expression(rule, probe=probes.get(rule.field_path))
+             for rule in rules if rule.points]  # fmt: skip
     if not cases:
         return Value(0, output_field=IntegerField())
     if len(cases) == 1:
@@ -434,11 +457,23 @@ def rescore_leads(
     batch_size: int | None = None,
 ) -> int:
     """Recompute the score of every lead in ``queryset`` (default: all) in the database,
-    ``batch_size`` leads (by primary key) per UPDATE. Only changed rows are written.
-    Returns how many scores changed. Safe to run twice, and alongside intake."""
+    ``batch_size`` leads per UPDATE, walking the primary key (each batch starts where the
+    last ended: an index range, not a scan of the table). Only rows whose score changes
+    are written, so a second run writes nothing and editing one rule rewrites only the
+    leads that rule moves. Returns how many scores changed. Safe alongside intake."""
     queryset = (Lead.objects.all() if queryset is None else queryset).order_by()
     batch_size = batch_size or lf_settings.RESCORE_BATCH_SIZE
-    score = score_expression(active_rules() if rules is None else rules)
+    rules = active_rules() if rules is None else list(rules)
+    rules = [rule for rule in rules if rule.points]
+    if connections[queryset.db].vendor == "postgresql":
+        update = PostgreSQLRescore(queryset.db, rules)
+    else:
+        score = score_expression(rules)
+
+        def update(batch, lower, upper):
+            # SQLite: the expression twice (WHERE and SET); simple, and small tables.
+            return batch.exclude(score=score).update(score=score)
+
     changed, last_pk = 0, None
     while True:
         window = queryset if last_pk is None else queryset.filter(pk__gt=last_pk)
@@ -446,32 +481,157 @@ def rescore_leads(
             window.order_by("pk").values_list("pk", flat=True)[batch_size - 1 : batch_size].first()
         )
         batch = window if upper is None else window.filter(pk__lte=upper)
-        changed += _update_scores(batch, score)
+        changed += update(batch, last_pk, upper)
         if upper is None:
             return changed
         last_pk = upper
 
 
-def _update_scores(batch: QuerySet[Lead], score) -> int:
-    """``UPDATE … SET score = <score> WHERE score <> <score>``, the expression computed once
-    per row on PostgreSQL (``UPDATE … FROM (SELECT id, <score> …)``); Django's plain
-    ``update()`` elsewhere (SQLite before 3.33 has no ``UPDATE … FROM``)."""
-    connection = connections[batch.db]
-    if connection.vendor != "postgresql":
-        return batch.exclude(score=score).update(score=score)
-    rows = batch.order_by().annotate(new_score=score).values("id", "new_score")
-    select, params = rows.query.sql_with_params()
-    table = connection.ops.quote_name(Lead._meta.db_table)
-    sql = (
-        f'UPDATE {table} SET "score" = s."new_score" FROM ({select}) AS s '
-        f'WHERE {table}."id" = s."id" AND {table}."score" <> s."new_score"'
-    )
-    with transaction.atomic(using=batch.db), connection.cursor() as cursor:
-        # A 50-rule expression crosses jit_above_cost, and compiling it costs more per batch
-        # (~0.1 s) than it saves.
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, params)
-        return cursor.rowcount
+class _Ref(Expression):
+    """A column of one of rescoring's derived tables."""
+
+    def __init__(self, table: str, column: str, output_field):
+        super().__init__(output_field=output_field)
+        self.table, self.column = table, column
+
+    def as_sql(self, compiler, connection):
+        quote = connection.ops.quote_name
+        return f"{quote(self.table)}.{quote(self.column)}", []
+
+
+class _JSONValue(_VendorFunc):
+    """The jsonb value at a path inside ``attributes`` (PostgreSQL only: rescoring)."""
+
+    output_field = JSONField()
+
+    def __init__(self, keys: Sequence[str], **extra):
+        self.keys = list(keys)
+        super().__init__(F("attributes"), **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} #> %s)", (*params, self.keys)
+
+
+class PostgreSQLRescore:
+    """Updates one batch's scores in one statement that extracts every JSON path once per
+    row, computes the score once per row, and writes only the rows whose score changes::
+
+        UPDATE lead SET score = c.new_score FROM (
+          SELECT b.id, <score over b's columns> AS new_score, b.score AS old_score FROM (
+            SELECT a.id, a.score, <per path: text, folded text, number, kind> FROM (
+              SELECT id, score, <lead columns>, attributes #> '{path}' AS j0, … FROM lead
+              WHERE <the batch> OFFSET 0) a
+            OFFSET 0) b
+          OFFSET 0) c
+        WHERE lead.id = c.id AND lead.id > <lower> AND lead.id <= <upper>
+          AND c.old_score IS DISTINCT FROM c.new_score
+
+    ``OFFSET 0`` keeps PostgreSQL from flattening a level into the next, which would paste
+    each column's expression back into every place that uses it: without it, the score ran
+    twice per row (in the join filter and in SET) and ``attributes #> …`` ~188 times for
+    50 rules. See bench/bench_scoring.py for the EXPLAIN.
+    """
+
+    def __init__(self, using: str, rules: Sequence[ScoringRule]):
+        self.using = using
+        self.connection = connections[using]
+        quote = self.connection.ops.quote_name
+        self.table = quote(Lead._meta.db_table)
+        paths = sorted({rule.field_path for rule in rules if _is_known_path(rule.field_path)})
+        self.columns = sorted({"email" if path == "email_domain" else path
+                               for path in paths if path in _LEAD_PATHS})  # fmt: skip
+        self.jsonb = {path: f"j{n}" for n, path in enumerate(paths) if path not in _LEAD_PATHS}
+        level_b, probes = {}, {}
+        for n, path in enumerate(paths):
+            columns, probes[path] = self._path_columns(n, path)
+            level_b.update(columns)
+        score = score_expression(rules, probes)
+        # Only the columns some rule reads: a text path's number would cost a regex per row.
+        used = {node.column for node in score.flatten() if isinstance(node, _Ref)}
+        query = Lead.objects.all().query
+        compiler = query.get_compiler(using=using)
+
+        def compile_(expression) -> tuple[str, list]:
+            resolved = expression.resolve_expression(query, allow_joins=False)
+            sql, params = compiler.compile(resolved)
+            return sql, list(params)
+
+        # Compiled once, not per batch: 50 rules take Django ~20 ms to compile.
+        b_sql, self.b_params = [], []
+        for name, expression in level_b.items():
+            if name not in used:
+                continue
+            sql, params = compile_(expression)
+            b_sql.append(f"{sql} AS {quote(name)}")
+            self.b_params += params
+        self.b_sql = ", ".join(b_sql) or "NULL"
+        self.score_sql, self.score_params = compile_(score)
+
+    def _path_columns(self, n: int, path: str) -> tuple[dict, _Probe]:
+        """Level b's candidate columns for one path, and the probe level c's rules read
+        them with."""
+        attributes = _Ref("a", self.jsonb[path], JSONField()) if path in self.jsonb else None
+        inner = _probe(path, attributes=attributes,
+                       column=lambda name: _Ref("a", name, TextField()))  # fmt: skip
+        present = Case(When(inner.present, then=Value(True)), default=Value(False),
+                       output_field=BooleanField())  # fmt: skip
+        columns = {
+            # The folded non-empty text, NULL otherwise: "is a text" is "IS NOT NULL" below.
+            f"f{n}": Case(When(inner.is_text, then=inner.folded), output_field=TextField()),
+            f"p{n}": present,
+        }
+        folded = _Ref("b", f"f{n}", TextField())
+        probe = {
+            "text": folded,  # rules compare folded texts only (match_condition)
+            "folded": folded,
+            "is_text": Q(IsNull(folded, False)),
+            "present": Q(_Ref("b", f"p{n}", BooleanField())),
+            "number": None,
+        }
+        if attributes is not None:
+            truth = Case(When(inner.is_true, then=Value(True)),
+                         When(inner.is_false, then=Value(False)),
+                         output_field=BooleanField())  # fmt: skip
+            columns.update({f"n{n}": inner.number, f"b{n}": truth})
+            boolean = _Ref("b", f"b{n}", BooleanField())
+            probe["number"] = _Ref("b", f"n{n}", FloatField())
+            probe["is_true"] = Q(Exact(boolean, True))
+            probe["is_false"] = Q(Exact(boolean, False))
+        return columns, _Probe(**probe)
+
+    def statement(self, batch: QuerySet[Lead], lower=None, upper=None) -> tuple[str, list]:
+        """The UPDATE for ``batch``; ``lower`` < id <= ``upper`` bounds the target table
+        too, so the join reads that range of the primary key whatever plan it picks."""
+        rows = batch.order_by().values("id", "score", *self.columns)
+        rows = rows.annotate(**{name: _JSONValue(attribute_keys(path))
+                                for path, name in self.jsonb.items()})  # fmt: skip
+        a_sql, a_params = rows.query.sql_with_params()
+        table, bounds, bound_params = self.table, "", []
+        if lower is not None:
+            bounds += f' AND {table}."id" > %s'
+            bound_params.append(lower)
+        if upper is not None:
+            bounds += f' AND {table}."id" <= %s'
+            bound_params.append(upper)
+        sql = (
+            f'UPDATE {table} SET "score" = "c"."new_score" FROM ('
+            f'SELECT "b"."id", {self.score_sql} AS "new_score", "b"."score" AS "old_score" '
+            f'FROM (SELECT "a"."id", "a"."score", {self.b_sql} '
+            f'FROM ({a_sql} OFFSET 0) AS "a" OFFSET 0) AS "b" OFFSET 0) AS "c" '
+            f'WHERE {table}."id" = "c"."id"{bounds} '
+            f'AND "c"."old_score" IS DISTINCT FROM "c"."new_score"'
+        )
+        return sql, [*self.score_params, *self.b_params, *a_params, *bound_params]
+
+    def __call__(self, batch: QuerySet[Lead], lower=None, upper=None) -> int:
+        sql, params = self.statement(batch, lower, upper)
+        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
+            # A 50-rule expression crosses jit_above_cost, and compiling it costs more per
+            # batch (~0.1 s) than it saves.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(sql, params)
+            return cursor.rowcount
 
 
 def rescore_open_leads() -> int:

@@ -164,6 +164,50 @@ def test_rescore_updates_only_the_given_leads_in_batches_and_only_changed_rows()
     assert rescore_leads(Lead.objects.open()) == 0  # idempotent
 
 
+def rows_written(function) -> tuple[object, set[int]]:
+    """(function's result, the leads whose row the database wrote meanwhile). On PostgreSQL
+    every UPDATE makes a new row version with a new ``ctid``, even one that sets the same
+    value; SQLite counts every row an UPDATE matched in ``total_changes()``."""
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT id, ctid::text FROM leadfollow_lead")
+            before = dict(cursor.fetchall())
+            result = function()
+            cursor.execute("SELECT id, ctid::text FROM leadfollow_lead")
+            return result, {pk for pk, ctid in cursor.fetchall() if before.get(pk) != ctid}
+        cursor.execute("SELECT total_changes()")
+        (changes,) = cursor.fetchone()
+        result = function()
+        cursor.execute("SELECT total_changes()")
+        # SQLite tells how many rows, not which: the count stands in for the set.
+        return result, set(range(cursor.fetchone()[0] - changes))
+
+
+@pytest.mark.parametrize("batch_size", [2, 1000])
+def test_editing_one_rule_rewrites_only_the_leads_whose_score_changes(batch_size):
+    ScoringRuleFactory(field_path="source", operator="eq", value="ads", points=5)
+    size = ScoringRuleFactory(field_path="attributes.size", operator="gte", value=100, points=20)
+    big = LeadFactory.create_batch(3, attributes={"size": 500})
+    middle = LeadFactory.create_batch(2, attributes={"size": 150}, source="ads")
+    small = LeadFactory.create_batch(2, attributes={"size": 5}, source="ads")
+    assert rescore_leads(batch_size=batch_size) == 7
+    # Rescoring twice writes nothing the second time.
+    assert rows_written(lambda: rescore_leads(batch_size=batch_size)) == (0, set())
+
+    size.value = 200
+    size.save()
+    changed, written = rows_written(lambda: rescore_leads(batch_size=batch_size))
+    assert changed == 2
+    if transaction.get_connection().vendor == "postgresql":
+        assert written == {lead.pk for lead in middle}
+    else:
+        assert len(written) == 2
+    scores = dict(Lead.objects.values_list("pk", "score"))
+    assert [scores[lead.pk] for lead in big + middle + small] == [20, 20, 20, 5, 5, 5, 5]
+    assert rows_written(lambda: rescore_leads(batch_size=batch_size)) == (0, set())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_changing_a_rule_rescores_open_leads_after_commit():
     """Autocommit, as in production: each change commits, then the task runs (sync here)."""

@@ -137,7 +137,9 @@ class Lead(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     company = models.CharField(_("company"), max_length=200, blank=True)
     message = models.TextField(_("message"), blank=True)
-    source = models.SlugField(_("source"), max_length=64, default="web")
+    # No index of its own: equality on source is served by the (source, external_id)
+    # unique index, the report by report_idx (a SlugField would add two more to write).
+    source = models.SlugField(_("source"), max_length=64, default="web", db_index=False)
     external_id = models.CharField(
         _("external id"),
         max_length=128,
