@@ -39,16 +39,22 @@ def browser():
 def click_and_wait(driver, element, timeout: float = 10) -> None:
     """Click something that loads a new page, and return once that page has replaced the old
     one and finished loading. ``current_url``, ``title`` and element lookups read right after
-    a bare ``.click()`` may still see the old page; ``implicitly_wait`` never waits for that."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
+    a bare ``.click()`` may still see the old page; ``implicitly_wait`` never waits for that.
+
+    The old page is marked with a flag on its ``window``; a new page has a new ``window``
+    without it. (Waiting for an old element to go stale raced: mid-navigation ChromeDriver
+    may answer "Node … does not belong to the document" instead of a stale-element error.)"""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old_page = driver.find_element(By.TAG_NAME, "html")
+    driver.execute_script("window.__lfLeaving = true;")
     element.click()
-    wait = WebDriverWait(driver, timeout)
-    wait.until(ec.staleness_of(old_page))
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def arrived(d) -> bool:
+        return d.execute_script("return !window.__lfLeaving && document.readyState === 'complete'")
+
+    # Scripts can fail while the browser is between two documents: try again, until timeout.
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(arrived)
 
 
 def screenshot(driver, name: str, width: int | None = None) -> Path:

@@ -67,6 +67,13 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["lead", "created_at"], name="leadfollow_assign_lead_idx"),
             models.Index(fields=["to_rep", "created_at"], name="leadfollow_assign_rep_idx"),
+            # The sweep's "lost notifications" pass reads unsent rows of the last 24 hours:
+            # a partial index keeps it to those few rows however long the history.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notified_at__isnull=True),
+                name="leadfollow_assign_unsent_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,6 +47,14 @@ class Reminder(models.Model):
                 fields=["lead", "kind", "due_at"], name="leadfollow_reminder_once"
             )
         ]
+        indexes = [
+            # The sweep's "lost notifications" pass: only the few unsent rows, never the history.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notified_at__isnull=True),
+                name="leadfollow_reminder_unsent_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.kind} @ {self.due_at:%Y-%m-%d %H:%M}"
