@@ -4,6 +4,8 @@ floods and probing through legitimate doors are refused. One section per item.""
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -579,3 +581,73 @@ def test_the_production_profile_has_password_validators_a_lockout_and_a_sender()
         "axes.backends.AxesStandaloneBackend",
         "Sales <leads@example.com>",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers():
+    """Two real worker processes, each with its own local-memory cache: the replay record in
+    the database is what makes the eleventh copy a 401 on whichever worker gets it."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from django.db import connection
+
+    RepFactory()
+    api_key, _ = make_api_key("ads")
+    body = json.dumps({**JO, "email": "replay@example.com"}).encode()
+    headers = {
+        key[5:].replace("_", "-").title(): value
+        for key, value in signed_headers(api_key, body).items()
+    }
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # per-process caches
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "django.core.wsgi:get_wsgi_application()"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**env, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    statuses: list[int] = []
+
+    def post() -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/leads/",
+            data=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        time.sleep(1)  # both workers booted
+        threads = [threading.Thread(target=post) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert sorted(statuses) == [201] + [401] * 11, statuses
+    assert Lead.objects.filter(email="replay@example.com").count() == 1
