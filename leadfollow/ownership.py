@@ -32,6 +32,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import signals
+from leadfollow.bulkwrite import update_rows
 from leadfollow.businesshours import add_business_minutes
 from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
@@ -231,9 +232,9 @@ class MoveBatch:
         if not self._staged:
             return []
         leads = [lead for lead, _ in self._staged]
-        Lead.objects.bulk_update(leads, _LEAD_FIELDS, batch_size=500)
+        update_rows(leads, _LEAD_FIELDS)
         rows = Assignment.objects.bulk_create([row for _, row in self._staged], batch_size=500)
-        RepProfile.objects.bulk_update(list(self._profiles.values()), _PICK_FIELDS)
+        update_rows(list(self._profiles.values()), _PICK_FIELDS)
         for lead, row in zip(leads, rows, strict=True):
             _announce(lead, row)
         self._staged, self._profiles = [], {}

@@ -228,6 +228,8 @@ class RepPool:
         # Every available rep, full or not, in the order candidates() returned them.
         self._reps: dict[int, Candidate] = {c.profile.pk: c for c in found}
         self._by_user: dict[int, int] = {c.profile.user_id: c.profile.pk for c in found}
+        # Read once: the pool asks "has room?" of every rep for every lead it routes.
+        self._capacity: dict[int, int] = {c.profile.pk: c.profile.effective_capacity for c in found}
         self._rules = list(rules)
         self._strategy = strategy if strategy is not None else get_strategy()
 
@@ -240,9 +242,8 @@ class RepPool:
     def __bool__(self) -> bool:
         return any(self._has_room(c) for c in self._reps.values())
 
-    @staticmethod
-    def _has_room(c: Candidate) -> bool:
-        return c.open_load < c.profile.effective_capacity
+    def _has_room(self, c: Candidate) -> bool:
+        return c.open_load < self._capacity[c.profile.pk]
 
     def matching_rule(self, lead: Lead | None) -> RoutingRule | None:
         """Like ``matching_rule()``, from the rules read with the pool."""
