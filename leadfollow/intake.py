@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -21,6 +21,7 @@ from leadfollow import ownership, signals
 from leadfollow.conf import lf_settings
 from leadfollow.jsonsafety import SafeJSONField, validate_json_value
 from leadfollow.models import Lead, Submission
+from leadfollow.models.lead import OPEN_STATUSES
 from leadfollow.notifications import first_touch_on_commit
 from leadfollow.scoring import score_lead
 
@@ -152,58 +153,82 @@ def create_lead(
     cleaned["external_id"] = cleaned["external_id"] or None
     now = now or timezone.now()
 
-    existing = _existing_by_external_id(cleaned)
-    if existing is not None:
-        return IntakeResult(existing, created=False)
+    # PostgreSQL serialises twins on advisory locks (below), so a sender's id cannot hit
+    # the unique constraint and no savepoint is needed; elsewhere catch it in a savepoint.
+    locked = connection.vendor == "postgresql"
     try:
-        with transaction.atomic():
-            repeat = _attach_to_open_lead(cleaned, now)
-            if repeat is not None:
-                signals.lead_received.send(sender=Lead, lead=repeat, created=False)
-                return IntakeResult(repeat, created=False)
+        with transaction.atomic(savepoint=not locked and bool(cleaned["external_id"])):
+            _serialise(cleaned)
+            existing, open_lead = _earlier_leads(cleaned)
+            if existing is not None:
+                return IntakeResult(existing, created=False)
+            if open_lead is not None:
+                _attach(open_lead, cleaned, now)
+                signals.lead_received.send(sender=Lead, lead=open_lead, created=False)
+                return IntakeResult(open_lead, created=False)
             lead = Lead(**cleaned, received_at=now)
             lead.score = score_lead(lead)
-            # Insert before locking reps: a concurrent twin blocks here on the unique
-            # constraint, not while holding rep locks.
-            lead.save()
-            signals.lead_received.send(sender=Lead, lead=lead, created=True)
+            # Inserted by ownership with its owner and deadline (one INSERT, no UPDATE);
+            # lead_received is sent once the row exists.
             ownership.assign_at_intake(lead, now=now, actor=actor)
             first_touch_on_commit(lead)
     except IntegrityError:
-        existing = _existing_by_external_id(cleaned)
+        # A twin with the same sender's id committed first (SQLite, or a writer that
+        # bypassed create_lead): answer with its lead.
+        existing = None if connection.needs_rollback else _earlier_leads(cleaned)[0]
         if existing is None:
             raise
         return IntakeResult(existing, created=False)
     return IntakeResult(lead, created=True)
 
 
-def _existing_by_external_id(cleaned: Mapping[str, Any]) -> Lead | None:
-    """The lead a sender's id already reached, directly or as an attached repeat."""
-    key = {"source": cleaned["source"], "external_id": cleaned["external_id"]}
-    if not key["external_id"]:
-        return None
-    # One statement: the lead itself, or the lead a repeat with this id was attached to.
-    repeat = Submission.objects.filter(**key).values("lead_id")
-    return Lead.objects.filter(Q(**key) | Q(pk__in=repeat)).order_by("pk").first()
-
-
-def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
-    """A second form from someone with an open lead extends that lead instead of a new one."""
-    if not (lf_settings.DEDUPLICATE_BY_EMAIL and cleaned["email"]):
-        return None
-    if connection.vendor == "postgresql":
-        # No unique constraint can say "one open lead per e-mail": serialise on the address.
+def _serialise(cleaned: Mapping[str, Any]) -> None:
+    """PostgreSQL: one statement taking the transaction's advisory locks on the sender's id
+    and on the e-mail address, always in that order (no deadlock), so the reads that
+    follow — in a later statement, with a snapshot taken after the wait — see a twin's
+    commit. No unique constraint can say "one open lead per e-mail"; this can."""
+    if connection.vendor != "postgresql":
+        return
+    keys = []
+    if cleaned["external_id"]:
+        keys.append(f"leadfollow:id:{cleaned['source']}:{cleaned['external_id']}")
+    if _deduplicates(cleaned):
+        keys.append(cleaned["email"])
+    if keys:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [cleaned["email"]])
-    lead = (
-        Lead.objects.open()
-        .select_for_update()
-        .filter(email=cleaned["email"])
-        .order_by("received_at")
-        .first()
+            locks = ", ".join(["pg_advisory_xact_lock(hashtext(%s))"] * len(keys))
+            cursor.execute(f"SELECT {locks}", keys)
+
+
+def _deduplicates(cleaned: Mapping[str, Any]) -> bool:
+    return bool(lf_settings.DEDUPLICATE_BY_EMAIL and cleaned["email"])
+
+
+def _earlier_leads(cleaned: Mapping[str, Any]) -> tuple[Lead | None, Lead | None]:
+    """In one locking statement: the lead the sender's id already reached (directly or as
+    an attached repeat), and the open lead with this e-mail (which a repeat extends)."""
+    by_id = Q(pk__in=[])
+    if cleaned["external_id"]:
+        key = {"source": cleaned["source"], "external_id": cleaned["external_id"]}
+        by_id = Q(**key) | Q(pk__in=Submission.objects.filter(**key).values("lead_id"))
+    by_email = Q(pk__in=[])
+    if _deduplicates(cleaned):
+        by_email = Q(status__in=OPEN_STATUSES, email=cleaned["email"])
+    if not (cleaned["external_id"] or _deduplicates(cleaned)):
+        return None, None
+    rows = list(
+        Lead.objects.filter(by_id | by_email)
+        .annotate(by_id=ExpressionWrapper(by_id, output_field=BooleanField()))
+        .select_for_update(of=("self",))
+        .order_by("received_at", "pk")
     )
-    if lead is None:
-        return None
+    existing = min((lead for lead in rows if lead.by_id), key=lambda lead: lead.pk, default=None)
+    open_lead = next((lead for lead in rows if not lead.by_id), None)
+    return existing, open_lead
+
+
+def _attach(lead: Lead, cleaned: dict[str, Any], now: datetime) -> Lead:
+    """A second form from someone with an open lead extends that lead instead of a new one."""
     Submission.objects.create(
         lead=lead,
         source=cleaned["source"],

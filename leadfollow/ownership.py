@@ -46,7 +46,13 @@ from leadfollow.models import (
     Outcome,
     RepProfile,
 )
-from leadfollow.routing import Candidate, pick_rep, sla_minutes, unavailability
+from leadfollow.routing import (
+    Candidate,
+    open_load_of_rep,
+    pick_rep,
+    sla_minutes,
+    unavailability,
+)
 
 # The one place that says which outcomes close a lead.
 OUTCOME_STATUS: dict[str, str] = {
@@ -193,14 +199,20 @@ def _announce(lead: Lead, assignment: Assignment) -> None:
         enqueue_on_commit("notify_assignment", assignment.pk)
 
 
-def _write(lead: Lead, to, **change) -> Assignment:
-    """One change, written at once: the rep's pick, the lead, its Assignment row."""
+def _write(lead: Lead, to, *, slot_taken: bool = False, **change) -> Assignment:
+    """One change, written at once: the rep's pick (unless ``_take_slot`` wrote it), the
+    lead, its Assignment row."""
     assignment, profile = _stage(lead, to, **change)
-    if profile is not None:
+    if profile is not None and not slot_taken:
         RepProfile.objects.filter(pk=profile.pk).update(
             **{name: getattr(profile, name) for name in _PICK_FIELDS}
         )
-    lead.save(update_fields=_LEAD_FIELDS)
+    if lead.pk is None:
+        # A new lead (intake) is inserted with its owner and deadline: no UPDATE after.
+        lead.save(force_insert=True)
+        signals.lead_received.send(sender=Lead, lead=lead, created=True)
+    else:
+        lead.save(update_fields=_LEAD_FIELDS)
     assignment.save()
     _announce(lead, assignment)
     return assignment
@@ -266,10 +278,34 @@ def _require_open(lead: Lead) -> None:
 
 def assign_at_intake(lead: Lead, *, now: datetime, actor=None) -> Assignment:
     """A new lead's first owner (routing's choice; nobody when nobody can take it) and its
-    first-response deadline in that owner's business hours."""
+    first-response deadline in that owner's business hours. An unsaved ``lead`` (intake)
+    is inserted here, owner and deadline set, after the rep's row is locked; then
+    ``lead_received`` is sent.
+
+    The loads are read with the rep locks (one statement) and the chosen rep's slot is
+    taken by an UPDATE that counts again; only when that fails (a concurrent intake filled
+    it) or nobody seemed to have room does routing count again after the locks."""
+    candidate = pick_rep(now, lead=lead, exact=False)
+    if candidate is None or not _take_slot(candidate, now):
+        candidate = pick_rep(now, lead=lead)
+        if candidate is not None:
+            _take_slot(candidate, now, recount=False)
     return _write(
-        lead, pick_rep(now, lead=lead), reason=AssignmentReason.INTAKE, now=now, actor=actor
+        lead, candidate, reason=AssignmentReason.INTAKE, now=now, actor=actor, slot_taken=True
     )
+
+
+def _take_slot(candidate: Candidate, now: datetime, *, recount: bool = True) -> bool:
+    """Record the pick on the rep's row (their lock is held) if they still have room,
+    counted by this statement: it starts after the lock was granted, so it sees every
+    lead committed to them before."""
+    profile = candidate.profile
+    _note_pick(profile, candidate, now)
+    rows = RepProfile.objects.filter(pk=profile.pk)
+    if recount:
+        room = Coalesce(F("capacity"), Value(lf_settings.DEFAULT_REP_CAPACITY))
+        rows = rows.alias(load=open_load_of_rep()).filter(load__lt=room)
+    return rows.update(**{name: getattr(profile, name) for name in _PICK_FIELDS}) == 1
 
 
 def move(lead: Lead, candidate: Candidate, *, reason: str, now: datetime, actor=None):

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.module_loading import import_string
@@ -20,6 +21,7 @@ from leadfollow.businesshours import is_open, next_opening
 from leadfollow.calendars import rep_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.models import Absence, Lead, RepProfile, RoutingRule
+from leadfollow.models.lead import LeadQuerySet
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,14 @@ def candidates(
 
 
 def _candidates_from(
-    profiles: list[RepProfile], now: datetime, *, include_full: bool = False
+    profiles: list[RepProfile],
+    now: datetime,
+    *,
+    include_full: bool = False,
+    loads: dict[int, int] | None = None,
 ) -> list[Candidate]:
-    loads = open_loads([p.user_id for p in profiles]) if profiles else {}
+    if loads is None:
+        loads = open_loads([p.user_id for p in profiles]) if profiles else {}
     found = []
     for profile in profiles:
         load = loads.get(profile.user_id, 0)
@@ -168,36 +175,55 @@ def least_loaded(found: list[Candidate]) -> Candidate | None:
 
 
 def _pick(
-    now: datetime, lead: Lead | None, exclude_user_ids: Collection, only_rep_ids=None
+    now: datetime,
+    lead: Lead | None,
+    exclude_user_ids: Collection,
+    only_rep_ids=None,
+    *,
+    exact: bool = True,
 ) -> Candidate | None:
     # Lock every eligible rep in primary-key order (never one by one in load order) so
-    # concurrent intakes cannot deadlock, then read the loads once: under READ COMMITTED
-    # the read after the lock sees a concurrent winner's commit, so two intakes cannot
-    # both fill a rep's last free slot. (FOR UPDATE cannot carry the load's GROUP BY.)
+    # concurrent intakes cannot deadlock. ``exact``: read the loads after the locks, in a
+    # second statement — under READ COMMITTED it sees a concurrent winner's commit, so two
+    # intakes cannot both fill a rep's last free slot. Otherwise the loads come with the
+    # locking statement (one statement less) and may miss a lead committed while this one
+    # waited for a lock: the caller takes the slot with an UPDATE that counts again
+    # (``ownership.assign_at_intake``) and picks ``exact``ly if that fails.
     eligible = RepProfile.objects.accepting().present(now).exclude(user_id__in=exclude_user_ids)
     if only_rep_ids is not None:
         eligible = eligible.filter(pk__in=only_rep_ids)
-    # The locked rows are read in full (one statement for lock and read); the loads after.
     locked = eligible.select_for_update(of=("self",)).select_related("user").order_by("pk")
-    found = _candidates_from(list(locked), now)
+    if exact:
+        found = _candidates_from(list(locked), now)
+    else:
+        profiles = list(locked.annotate(counted_load=open_load_of_rep()))
+        loads = {p.user_id: p.counted_load for p in profiles}
+        found = _candidates_from(profiles, now, loads=loads)
     return get_strategy().choose(found, lead=lead, now=now) if found else None
 
 
 def pick_rep(
-    now: datetime, *, exclude_user_ids: Collection = (), lead: Lead | None = None
+    now: datetime,
+    *,
+    exclude_user_ids: Collection = (),
+    lead: Lead | None = None,
+    exact: bool = True,
 ) -> Candidate | None:
     """Choose a rep and hold a row lock on their profile until the transaction ends.
 
     With ``lead``, the first matching routing rule limits the choice to its reps; if
     none of them can take the lead and the rule allows it, every rep is considered.
+    ``exact=False``: see ``_pick`` (intake's one-statement-less path).
     """
     rule = matching_rule(lead)
     if rule is None:
-        return _pick(now, lead, exclude_user_ids)
+        return _pick(now, lead, exclude_user_ids, exact=exact)
     rep_ids = {rep.pk for rep in rule.reps.all()}
-    chosen = _pick(now, lead, exclude_user_ids, only_rep_ids=rep_ids) if rep_ids else None
+    chosen = (
+        _pick(now, lead, exclude_user_ids, only_rep_ids=rep_ids, exact=exact) if rep_ids else None
+    )
     if chosen is None and rule.fallback_to_all:
-        chosen = _pick(now, lead, exclude_user_ids)
+        chosen = _pick(now, lead, exclude_user_ids, exact=exact)
     return chosen
 
 
@@ -288,13 +314,32 @@ class RepPool:
             self._reps[rep_pk] = replace(rep, open_load=max(rep.open_load + delta, 0))
 
 
+def _load_counted() -> LeadQuerySet:
+    """What a rep's load counts: their open leads nobody has contacted yet."""
+    return Lead.objects.open().uncontacted()
+
+
+def open_load_of_rep() -> Coalesce:
+    """The same count as ``open_loads()``, as a subquery on a ``RepProfile`` query (one
+    index probe per rep through the open leads' partial index)."""
+    per_rep = (
+        _load_counted()
+        .filter(owner_id=OuterRef("user_id"))
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(per_rep), 0)
+
+
 def open_loads(user_ids: Collection | None = None) -> dict[int, int]:
     """Open, uncontacted leads held per owner's user id (what capacity counts).
 
     Counted from the leads' side, through the partial index of open uncontacted leads:
     its cost follows the open work, not every lead ever received (a ``Count`` over the
     reps' reverse relation joins and scans the whole history)."""
-    leads = Lead.objects.open().uncontacted().filter(owner__isnull=False)
+    leads = _load_counted().filter(owner__isnull=False)
     if user_ids is not None:
         leads = leads.filter(owner_id__in=user_ids)
     return dict(

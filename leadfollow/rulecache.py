@@ -1,11 +1,12 @@
-"""Active scoring and routing rules, read once per process and invalidated everywhere.
+"""Active scoring and routing rules (and API keys), read once per process and invalidated
+everywhere.
 
-Intake needs both rule sets for every lead; they change rarely. Each process keeps the
-rules it read together with a token from the shared cache; saving or deleting a rule
-sets a new token (at once, and again after commit, so other processes that reloaded in
-between, still seeing the old rows, reload once more). One cache round trip per intake
-instead of two or three queries; when the cache is unreachable the rules come straight
-from the database.
+Intake needs both rule sets and its sender's key for every lead; they change rarely.
+Each process keeps what it read together with a token from the shared cache; saving or
+deleting a row sets a new token (at once, and again after commit, so other processes
+that reloaded in between, still seeing the old rows, reload once more). One cache round
+trip per intake instead of several queries; when the cache is unreachable the rows come
+straight from the database.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
-_local: dict[str, tuple[str, list]] = {}
+T = TypeVar("T")
+_local: dict[str, tuple[str, object]] = {}
 
 
 def _key(name: str) -> str:
@@ -38,7 +41,7 @@ def _token(name: str) -> str | None:
     return token
 
 
-def cached(name: str, load: Callable[[], list]) -> list:
+def cached(name: str, load: Callable[[], T]) -> T:
     """``load()``'s rules, from this process's copy while the shared token is unchanged."""
     token = _token(name)
     if token is None:
@@ -77,10 +80,16 @@ def connect_receivers() -> None:
     the scoring rules' receiver lives in ``leadfollow.scoring``, which also rescores)."""
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
-    from leadfollow.models import RoutingRule
+    from leadfollow.models import ApiKey, RoutingRule
 
     def routing_changed(**kwargs) -> None:
         invalidate("routing")
+
+    def keys_changed(**kwargs) -> None:
+        invalidate("apikeys")
+
+    for signal, uid in ((post_save, "lf_apikey_saved"), (post_delete, "lf_apikey_deleted")):
+        signal.connect(keys_changed, sender=ApiKey, weak=False, dispatch_uid=uid)
 
     # weak=False: the receiver is a local function, kept alive by the dispatcher.
     for signal, uid in ((post_save, "lf_routing_saved"), (post_delete, "lf_routing_deleted")):

@@ -102,6 +102,27 @@ def test_a_revoked_key_is_refused(key):
     assert "revoked" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("how", ["admin action", "queryset update", "delete"])
+def test_a_key_revoked_after_use_is_refused_at_the_next_request(key, admin_client, how):
+    """Keys are cached per process: each way of revoking one reaches the cache."""
+    from leadfollow.models import ApiKey
+
+    api_key, raw = key
+    assert post(APIClient(), JO, HTTP_X_API_KEY=raw).status_code == 201  # now cached
+    if how == "admin action":
+        response = admin_client.post(
+            "/admin/leadfollow/apikey/",
+            {"action": "revoke", "_selected_action": [api_key.pk]},
+        )
+        assert response.status_code == 302
+    elif how == "queryset update":
+        ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=api_key.created_at)
+    else:
+        ApiKey.objects.filter(pk=api_key.pk).delete()
+    response = post(APIClient(), {**JO, "email": "other@example.com"}, HTTP_X_API_KEY=raw)
+    assert response.status_code == 401
+
+
 def test_only_a_hash_of_the_key_is_stored(key):
     api_key, raw = key
     assert raw not in {api_key.key_hash, api_key.prefix, api_key.signing_secret}
@@ -407,3 +428,52 @@ def test_concurrent_identical_posts_with_an_external_id_make_one_lead():
     assert Lead.objects.count() == 1
     assert sorted(code for code, _ in results) == [200, 200, 200, 201]
     assert len({body["id"] for _, body in results}) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_intake_statement_budget_is_constant_in_rules_reps_and_leads():
+    """What the issue asks of PostgreSQL: ≤ 8 statements for a plain intake, ≤ 10 with an
+    Idempotency-Key and an external id (the API key lookup and the locks included; the
+    transaction's BEGIN/COMMIT are not statements Django sends) — with 2 or 20 reps, 2 or
+    40 rules, 0 or 300 leads. The rep's e-mail is a django-q2 task after commit (here, in
+    sync mode, it would run inline and be counted): off."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    from leadfollow.models import RoutingRule
+    from tests.factories import LeadFactory, ScoringRuleFactory
+
+    _, raw = make_api_key("ads")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    n = iter(range(1000))
+    seen: list[list[str]] = []
+
+    def statements() -> tuple[int, int]:
+        i = next(n)
+        plain = {"name": "Jo", "email": f"jo{i}@example.org"}
+        keyed = {"name": "Kim", "email": f"kim{i}@example.org", "external_id": f"x{i}"}
+        with CaptureQueriesContext(connection) as first:
+            assert post(api, plain).status_code == 201
+        with CaptureQueriesContext(connection) as second:
+            assert post(api, keyed, HTTP_IDEMPOTENCY_KEY=f"k{i}").status_code == 201
+        seen[:] = [[q["sql"][:80] for q in run] for run in (first, second)]
+        return len(first), len(second)
+
+    quiet = override_settings(LEADFOLLOW={**settings.LEADFOLLOW, "NOTIFY_ON_ASSIGNMENT": False})
+    with quiet:
+        RepFactory.create_batch(2)
+        ScoringRuleFactory.create_batch(2)
+        statements()  # warm: the rules are read once per process, then cached
+        few = statements()
+        RepFactory.create_batch(18)
+        ScoringRuleFactory.create_batch(38)
+        RoutingRule.objects.create(name="fair", sources=["fair"])
+        LeadFactory.create_batch(300)
+        statements()
+        many = statements()
+    assert few == many
+    assert many[0] <= 8 and many[1] <= 10, seen

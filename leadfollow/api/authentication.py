@@ -10,7 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from leadfollow import ratelimit
+from leadfollow import ratelimit, rulecache
 from leadfollow.conf import lf_settings
 from leadfollow.models import ApiKey, UsedSignature
 from leadfollow.models.apikeys import split_key
@@ -75,7 +75,7 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
 
     def _by_key(self, raw_key: str):
         prefix = split_key(raw_key)
-        api_key = ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+        api_key = _key(prefix) if prefix else None
         if api_key is None or not api_key.matches(raw_key):
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
         return self._checked(api_key)
@@ -99,7 +99,7 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 _("The signature's timestamp is more than %(max)d seconds off.") % {"max": max_age}
             )
-        api_key = ApiKey.objects.filter(prefix=prefix).first()
+        api_key = _key(prefix)
         # Django keeps the raw body, so the parsers can still read it afterwards.
         if api_key is None or not _same(api_key.signature(timestamp, request.body), signature):
             raise exceptions.AuthenticationFailed(_("Invalid signature."))
@@ -115,6 +115,14 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
         if not api_key.is_active:
             raise exceptions.AuthenticationFailed(_("This API key has been revoked."))
         return (AnonymousUser(), api_key)
+
+
+def _key(prefix: str) -> ApiKey | None:
+    """The key with this public prefix, from this process's copy of all keys while the
+    shared token says none changed (a revocation is seen by the next request everywhere;
+    with the cache down, every request reads the database)."""
+    keys = rulecache.cached("apikeys", lambda: {k.prefix: k for k in ApiKey.objects.all()})
+    return keys.get(prefix)
 
 
 def _same(expected: str, given: str) -> bool:

@@ -2,7 +2,9 @@
 
 The record is inserted *before* the work, in the same transaction, so a concurrent
 twin blocks on the unique (source, key) index until the first request commits, then
-replays its response instead of creating a second lead.
+replays its response instead of creating a second lead. Claiming is one
+``INSERT … ON CONFLICT DO UPDATE … WHERE expired RETURNING`` (PostgreSQL and SQLite):
+no lookup before it, no DELETE of an expired record, no savepoint.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -60,24 +62,52 @@ def once(
     """
     request_hash = fingerprint(raw_body)
     since = now - timedelta(seconds=lf_settings.API_IDEMPOTENCY_TTL_SECONDS)
-    stored = _stored(source, key, since)
-    if stored is not None:
-        return _replay(stored, request_hash)
-    try:
-        with transaction.atomic():
-            IdempotencyRecord.objects.filter(source=source, key=key, created_at__lt=since).delete()
-            record = IdempotencyRecord.objects.create(
-                source=source, key=key, request_hash=request_hash, created_at=now
-            )
+    # No savepoint: an exception from run() rolls back the whole transaction, the claim
+    # with it (the view's, or this one when called outside a transaction).
+    with transaction.atomic(savepoint=False):
+        if _claim(source, key, request_hash, now, since):
             outcome = run()
-            record.status_code, record.response = outcome.status, outcome.body
-            record.save(update_fields=["status_code", "response"])
+            IdempotencyRecord.objects.filter(source=source, key=key).update(
+                status_code=outcome.status, response=outcome.body
+            )
             return outcome
-    except IntegrityError:
-        stored = _stored(source, key, since)
-        if stored is None:
-            raise
-        return _replay(stored, request_hash)
+    stored = _stored(source, key, since)
+    if stored is None:  # expired between the two statements: the sender may retry
+        raise KeyInFlight()
+    return _replay(stored, request_hash)
+
+
+def _claim(source: str, key: str, request_hash: str, now: datetime, since: datetime) -> bool:
+    """Insert the key's record, or take over an expired one, in one statement: True when
+    this request is the one to run. A concurrent twin's uncommitted record makes the
+    statement wait; once the twin commits, its record is fresh and nothing is returned
+    (the caller replays it); if the twin rolled back, this insert goes ahead."""
+    meta = IdempotencyRecord._meta
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    created = meta.get_field("created_at")
+    table, source_, key_, hash_, status_, response_, created_at = (
+        quote(name)
+        for name in (meta.db_table, "source", "key", "request_hash", "status_code", "response",
+                     "created_at")
+    )  # fmt: skip
+    sql = (
+        f"INSERT INTO {table} ({source_}, {key_}, {hash_}, {status_}, {response_}, {created_at}) "
+        f"VALUES (%s, %s, %s, NULL, NULL, %s) "
+        f"ON CONFLICT ({source_}, {key_}) DO UPDATE SET {hash_} = EXCLUDED.{hash_}, "
+        f"{status_} = NULL, {response_} = NULL, {created_at} = EXCLUDED.{created_at} "
+        f"WHERE {table}.{created_at} < %s RETURNING {quote(meta.pk.column)}"
+    )
+    params = [
+        source,
+        key,
+        request_hash,
+        created.get_db_prep_value(now, connection),
+        created.get_db_prep_value(since, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def _stored(source: str, key: str, since: datetime) -> IdempotencyRecord | None:

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leadfollow import rulecache
+
 KEY_PREFIX = "lf"
 
 
@@ -29,8 +31,22 @@ def split_key(raw_key: str) -> str | None:
 
 
 class ApiKeyQuerySet(models.QuerySet):
+    """Keys are cached per process (``leadfollow.api.authentication``); every write through
+    a queryset — the admin's "revoke", a site's own ``update()`` — makes every process read
+    them again, as saving or deleting one key does (``rulecache``)."""
+
     def active(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=True)
+
+    def update(self, **kwargs) -> int:
+        changed = super().update(**kwargs)
+        rulecache.invalidate("apikeys")
+        return changed
+
+    def delete(self):
+        deleted = super().delete()
+        rulecache.invalidate("apikeys")
+        return deleted
 
     def create_key(self, *, source: str, name: str = "") -> tuple[ApiKey, str]:
         """A new key for ``source``. Returns the row and the raw key, shown only this once."""
