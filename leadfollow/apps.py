@@ -15,3 +15,6 @@ class LeadFollowConfig(AppConfig):
         )
 
         rulecache.connect_receivers()
+        from leadfollow.webhooks import events
+
+        events.connect_receivers()

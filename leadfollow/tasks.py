@@ -49,6 +49,24 @@ def send_first_touch(lead_id: int) -> bool:
     return send(lead_id)
 
 
+def deliver_webhook(delivery_id: int) -> bool:
+    from leadfollow.webhooks.delivery import deliver
+
+    return deliver(delivery_id)
+
+
+def retry_webhooks() -> int:
+    from leadfollow.webhooks.delivery import retry_due
+
+    return retry_due()
+
+
+def notify_webhook_disabled(endpoint_id: int) -> bool:
+    from leadfollow.notifications import notify_webhook_disabled as notify
+
+    return notify(endpoint_id)
+
+
 def purge_expired() -> int:
     """Delete Idempotency-Key records past ``API_IDEMPOTENCY_TTL_SECONDS`` and used
     signatures past their expiry; returns how many rows went."""
