@@ -94,7 +94,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
         return Response(status, int((time.monotonic() - started) * 1000), error[:200])
 
     if error := url_error(url, resolve=False):
-        return done(error=error)
+        return done(error=f"refused: {error}")
     parts = urlsplit(url)
     try:
         addresses = _resolve(parts.hostname, parts.port, parts.scheme)
@@ -102,7 +102,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
         return done(error=f"DNS: {exc}")
     allow_private = lf_settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES
     if not allow_private and any(_refused(address) for address in addresses):
-        return done(error="refused: private, loopback or link-local address")
+        return done(error="refused: a private, loopback or link-local address")
     seconds = lf_settings.WEBHOOK_TIMEOUT_SECONDS
     address = addresses[0]
     port = parts.port or (443 if parts.scheme == "https" else 80)
