@@ -135,7 +135,8 @@ class ChatWebhookChannel(AlertChannel):
                     {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
                 ],
             }
-        return {"text": text}
+        # Slack reads &, < and > as markup (<!channel>, <url|link>): a lead's name must not.
+        return {"text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}
 
     def send(self, alert: Alert) -> bool:
         sent = False

@@ -64,6 +64,14 @@ def test_a_rep_on_chat_gets_a_slack_message_and_no_email(receiver):
     assert "First contact by Mon 10:00 (Europe/Berlin)." in text
 
 
+def test_slack_markup_in_a_leads_name_is_escaped():
+    lead = LeadFactory(name="<!channel> & <https://evil.example|click>")
+    alert = alerts.Alert("lead_escalated", {"lead": lead}, [])
+    text = alerts.ChatWebhookChannel().document(alert, "https://hooks.slack.com/x")["text"]
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in text
+    assert "<" not in text
+
+
 def test_teams_urls_get_an_adaptive_card():
     alert = alerts.Alert("lead_escalated", {"lead": LeadFactory(name="Ada")}, [])
     document = alerts.ChatWebhookChannel().document(
