@@ -85,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRY_MAX_SECONDS": 6 * 60 * 60,
     # Failed attempts in a row after which an endpoint is disabled and the managers told.
     "WEBHOOK_DISABLE_AFTER_FAILURES": 20,
+    # Delivered and failed deliveries (with their payloads) are deleted after this many
+    # days by the daily purge; pending ones are kept until they finish.
+    "WEBHOOK_LOG_DAYS": 30,
     # Alert channels (leadfollow.alerts): a rep's RepProfile.alert_channel picks one key.
     "ALERT_CHANNELS": {
         "email": "leadfollow.alerts.EmailChannel",

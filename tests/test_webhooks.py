@@ -276,6 +276,25 @@ def test_an_endpoint_failing_repeatedly_is_disabled_and_managers_told_once(
     assert notify_webhook_disabled(endpoint.pk) is False  # once
 
 
+def test_the_daily_purge_deletes_finished_deliveries_after_the_log_days(local):
+    from leadfollow.tasks import purge_expired
+
+    endpoint = WebhookEndpoint.objects.create(name="CRM", url="https://crm.example/hook")
+    now = timezone.now()
+    for status, age in [("delivered", 31), ("failed", 31), ("pending", 31), ("delivered", 29)]:
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event="lead.created",
+            status=status,
+            created_at=now - timedelta(days=age),
+        )
+    assert purge_expired() == 2
+    assert sorted(WebhookDelivery.objects.values_list("status", flat=True)) == [
+        "delivered",
+        "pending",
+    ]
+
+
 # --- safety --------------------------------------------------------------------------------
 
 

@@ -125,3 +125,13 @@ def send_again(deliveries, *, user=None) -> int:
         for pk in ids:
             enqueue_on_commit("deliver_webhook", pk)
     return len(ids)
+
+
+def purge_log(now: datetime | None = None) -> int:
+    """Delete finished deliveries older than ``WEBHOOK_LOG_DAYS`` (the daily purge)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=lf_settings.WEBHOOK_LOG_DAYS)
+    old = WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(
+        status=DeliveryStatus.PENDING
+    )
+    return old.delete()[0]
