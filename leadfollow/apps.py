@@ -13,8 +13,7 @@ class LeadFollowConfig(AppConfig):
             rulecache,
             scoring,  # noqa: F401  rescores leads when rules change
         )
-
-        rulecache.connect_receivers()
         from leadfollow.webhooks import events
 
-        events.connect_receivers()
+        rulecache.connect_receivers()
+        events.connect_receivers()  # endpoints re-read by every process when one is saved

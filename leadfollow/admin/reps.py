@@ -27,6 +27,7 @@ class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         "timezone",
         "capacity",
         "weight",
+        "alert_channel",
         "last_assigned_at",
     ]
     list_filter = ["accepting_leads", "timezone", "pause_reason"]
