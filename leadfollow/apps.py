@@ -13,5 +13,7 @@ class LeadFollowConfig(AppConfig):
             rulecache,
             scoring,  # noqa: F401  rescores leads when rules change
         )
+        from leadfollow.webhooks import events
 
         rulecache.connect_receivers()
+        events.connect_receivers()  # endpoints re-read by every process when one is saved

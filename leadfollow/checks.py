@@ -286,3 +286,68 @@ def check_scoring(app_configs=None, **kwargs) -> list:
         if not _positive_int(getattr(lf_settings, name)):
             errors.append(Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id=error_id))
     return errors
+
+
+WEBHOOK_INTS = (
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "WEBHOOK_MAX_RESPONSE_BYTES",
+    "WEBHOOK_MAX_ATTEMPTS",
+    "WEBHOOK_RETRY_BASE_SECONDS",
+    "WEBHOOK_RETRY_MAX_SECONDS",
+    "WEBHOOK_DISABLE_AFTER_FAILURES",
+    "WEBHOOK_LOG_DAYS",
+)
+
+
+def _alert_channel_errors() -> list:
+    from django.utils.module_loading import import_string
+
+    channels = lf_settings.ALERT_CHANNELS
+    if not isinstance(channels, dict) or "email" not in channels:
+        return [
+            Error(
+                "LEADFOLLOW['ALERT_CHANNELS'] must be a dict with an 'email' key.",
+                hint="E-mail is every channel's fallback: keep leadfollow.alerts.EmailChannel.",
+                id="leadfollow.E051",
+            )
+        ]
+    errors = []
+    for key, path in channels.items():
+        try:
+            import_string(path)
+        except (ImportError, TypeError, ValueError) as exc:
+            errors.append(
+                Error(
+                    f"LEADFOLLOW['ALERT_CHANNELS'][{key!r}] cannot be imported: {exc}",
+                    id="leadfollow.E052",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_webhooks_and_alerts(app_configs=None, **kwargs) -> list:
+    """Outbound webhooks, alert channels and the live queue: leadfollow.E050…E059."""
+    errors: list = []
+    for name in WEBHOOK_INTS:
+        if not _positive_int(getattr(lf_settings, name)):
+            errors.append(
+                Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E050")
+            )
+    if not isinstance(lf_settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES, bool):
+        errors.append(
+            Error(
+                "LEADFOLLOW['WEBHOOK_ALLOW_PRIVATE_ADDRESSES'] must be True or False.",
+                id="leadfollow.E050",
+            )
+        )
+    errors += _alert_channel_errors()
+    poll = lf_settings.LIVE_QUEUE_POLL_SECONDS
+    if not _number(poll) or not poll > 0:
+        errors.append(
+            Error(
+                "LEADFOLLOW['LIVE_QUEUE_POLL_SECONDS'] must be a positive number of seconds.",
+                id="leadfollow.E053",
+            )
+        )
+    return errors

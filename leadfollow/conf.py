@@ -72,6 +72,30 @@ DEFAULTS: dict[str, Any] = {
     "URGENCY_HALF_LIFE_HOURS": 1.0,
     "URGENCY_MINUTES_PER_POINT": 0.25,
     "RESCORE_BATCH_SIZE": 5000,  # leads per UPDATE when rules change
+    # Outbound webhooks (leadfollow.webhooks, docs/webhooks.md)
+    "WEBHOOK_TIMEOUT_SECONDS": 5,  # connect and read; the whole exchange at most twice this
+    "WEBHOOK_MAX_RESPONSE_BYTES": 64 * 1024,  # read at most this much of an answer
+    # Refuse URLs resolving to private, loopback, link-local, multicast or reserved
+    # addresses (SSRF). Turn on only for receivers on your own network (and in tests).
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": False,
+    "WEBHOOK_MAX_ATTEMPTS": 8,  # per delivery; then it is marked failed ("send again" in the admin)
+    # Retry n waits base * 2**(n-1) seconds, at most WEBHOOK_RETRY_MAX_SECONDS; the retry
+    # pass runs every minute, so a retry also waits for the next pass.
+    "WEBHOOK_RETRY_BASE_SECONDS": 30,
+    "WEBHOOK_RETRY_MAX_SECONDS": 6 * 60 * 60,
+    # Failed attempts in a row after which an endpoint is disabled and the managers told.
+    "WEBHOOK_DISABLE_AFTER_FAILURES": 20,
+    # Delivered and failed deliveries (with their payloads) are deleted after this many
+    # days by the daily purge; pending ones are kept until they finish.
+    "WEBHOOK_LOG_DAYS": 30,
+    # Alert channels (leadfollow.alerts): a rep's RepProfile.alert_channel picks one key.
+    "ALERT_CHANNELS": {
+        "email": "leadfollow.alerts.EmailChannel",
+        "chat": "leadfollow.alerts.ChatWebhookChannel",
+        "webhook": "leadfollow.alerts.SignedWebhookChannel",
+    },
+    # Live queue (static/leadfollow/livequeue.js): seconds between polls of the JSON endpoint.
+    "LIVE_QUEUE_POLL_SECONDS": 5,
 }
 
 

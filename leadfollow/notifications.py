@@ -18,12 +18,10 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.dispatch import Signal
-from django.template import Context
-from django.template.backends.django import Template as DjangoBackendTemplate
-from django.template.loader import get_template
 from django.utils import timezone
 
-from leadfollow import signals
+from leadfollow import alerts, signals
+from leadfollow.alerts import render_text
 from leadfollow.conf import lf_settings
 from leadfollow.jobs import enqueue_on_commit
 from leadfollow.models import (
@@ -42,16 +40,6 @@ logger = logging.getLogger(__name__)
 
 # Marks the automated attempt that records the first-touch e-mail (and makes it once).
 FIRST_TOUCH_NOTE = "leadfollow: first-touch e-mail"
-
-
-def render_text(name: str, context: dict) -> str:
-    """Render a plain-text template without HTML escaping: an e-mail body is not HTML, and
-    "O'Brien & Sons <sales>" must not arrive as "O&#x27;Brien &amp; Sons &lt;sales&gt;".
-    Subjects are still joined onto one line by the caller (no header injection)."""
-    template = get_template(name)
-    if isinstance(template, DjangoBackendTemplate):
-        return template.template.render(Context(context, autoescape=False))
-    return template.render(context)  # another engine: its own escaping rules
 
 
 def _send(
@@ -122,9 +110,9 @@ def notify_assignment(assignment_id: int) -> bool:
             "actor": assignment.actor,
             **_deadline(assignment.first_response_due, user_zone(rep)),
         }
-        sent = _send("lead_assigned", context, [rep.email])
-    _announce("rep_notified", assignment=assignment, rep=rep, emailed=sent)
-    return sent
+        served = alerts.send("lead_assigned", context, [rep])
+    _announce("rep_notified", assignment=assignment, rep=rep, emailed=alerts.EMAIL in served)
+    return bool(served)
 
 
 def escalation_recipients():
@@ -153,8 +141,7 @@ def notify_escalation(assignment_id: int) -> bool:
             "rep": assignment.from_rep,
             **_deadline(assignment.first_response_due, user_zone(None)),
         }
-        recipients = escalation_recipients()
-        return _send("lead_escalated", context, [user.email for user in recipients])
+        return bool(alerts.send("lead_escalated", context, escalation_recipients()))
 
 
 def notify_rep_paused(profile_id: int) -> bool:
@@ -173,8 +160,7 @@ def notify_rep_paused(profile_id: int) -> bool:
             "hours": lf_settings.PAUSE_WINDOW_HOURS,
             **_deadline(profile.paused_at, user_zone(None)),
         }
-        recipients = escalation_recipients()
-        return _send("rep_paused", context, [user.email for user in recipients])
+        return bool(alerts.send("rep_paused", context, escalation_recipients()))
 
 
 def _claim_pause(profile_id: int) -> bool:
@@ -200,7 +186,30 @@ def notify_reminder(reminder_id: int) -> bool:
             "rep": reminder.rep,
             **_deadline(reminder.due_at, user_zone(reminder.rep)),
         }
-        return _send(reminder.kind, context, [reminder.rep.email])
+        return bool(alerts.send(reminder.kind, context, [reminder.rep]))
+
+
+def notify_webhook_disabled(endpoint_id: int) -> bool:
+    """Tell the managers that a webhook endpoint was disabled after failing repeatedly;
+    once per disabling (``disabled_at`` is set again only by the next disabling)."""
+    from leadfollow.models import WebhookEndpoint
+
+    with transaction.atomic():
+        claimed = WebhookEndpoint.objects.filter(
+            pk=endpoint_id,
+            active=False,
+            disabled_at__isnull=False,
+            disable_notified_at__isnull=True,
+        ).update(disable_notified_at=timezone.now())
+        if not claimed:
+            return False
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+        context = {
+            "endpoint": endpoint,
+            "failures": endpoint.consecutive_failures,
+            **_deadline(endpoint.disabled_at, user_zone(None)),
+        }
+        return bool(alerts.send("webhook_disabled", context, escalation_recipients()))
 
 
 # --- the lead's first touch ----------------------------------------------------------------

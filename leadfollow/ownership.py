@@ -45,6 +45,7 @@ from leadfollow.models import (
     LeadStatus,
     Outcome,
     RepProfile,
+    WebhookEvent,
 )
 from leadfollow.routing import (
     Candidate,
@@ -53,12 +54,19 @@ from leadfollow.routing import (
     sla_minutes,
     unavailability,
 )
+from leadfollow.webhooks import events
 
 # The one place that says which outcomes close a lead.
 OUTCOME_STATUS: dict[str, str] = {
     Outcome.DECISION_MAKER: LeadStatus.QUALIFIED,
     Outcome.MEETING_BOOKED: LeadStatus.QUALIFIED,
     Outcome.NOT_INTERESTED: LeadStatus.DISQUALIFIED,
+}
+
+# Closing a lead is an event for webhooks (reopening is not).
+CLOSED_EVENTS: dict[str, str] = {
+    LeadStatus.QUALIFIED: WebhookEvent.QUALIFIED,
+    LeadStatus.DISQUALIFIED: WebhookEvent.DISQUALIFIED,
 }
 
 # A clock a minute ahead of the server's is still "now" (a rep's laptop, a phone).
@@ -187,7 +195,9 @@ def _stage(
 
 
 def _announce(lead: Lead, assignment: Assignment) -> None:
-    """Signals now (receivers run in the transaction); notifications after commit."""
+    """Signals now (receivers run in the transaction); notifications and the webhook
+    event (its delivery rows commit with the change) after commit."""
+    events.emit_assignment(lead, assignment)
     if assignment.reason == AssignmentReason.ESCALATION:
         signals.lead_escalated.send(sender=Lead, lead=lead, assignment=assignment)
         enqueue_on_commit("notify_escalation", assignment.pk)
@@ -455,6 +465,8 @@ def record_attempt(
     Lead.objects.filter(pk=lead.pk).update(**changes, updated_at=now)
     lead.refresh_from_db()
     signals.lead_contacted.send(sender=Lead, lead=lead, attempt=attempt, first=first)
+    if first:
+        events.emit_contacted(lead, attempt)
     return attempt
 
 
@@ -497,7 +509,10 @@ def set_status(lead: Lead, status: str) -> None:
     LeadStatus(status)  # ValueError on anything else
     now = timezone.now()
     Lead.objects.filter(pk=lead.pk).update(status=status, updated_at=now)
+    changed = lead.status != status
     lead.status, lead.updated_at = status, now
+    if changed and status in CLOSED_EVENTS:
+        events.emit(CLOSED_EVENTS[status], lead, now=now)
 
 
 def schedule_follow_up(lead: Lead, at: datetime | None) -> None:

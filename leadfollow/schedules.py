@@ -31,6 +31,13 @@ SCHEDULES = {
         "schedule_type": Schedule.DAILY,
         "repeats": -1,
     },
+    # Each minute: webhook deliveries whose retry time (or a dead worker's lease) passed.
+    "leadfollow.webhooks": {
+        "func": "leadfollow.tasks.retry_webhooks",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+        "repeats": -1,
+    },
 }
 
 

@@ -32,6 +32,7 @@ from leadfollow.models import (
 )
 from leadfollow.models.lead import OPEN_STATUSES
 from leadfollow.routing import Candidate, RepPool, candidates
+from leadfollow.webhooks import events
 
 
 @dataclass
@@ -240,8 +241,10 @@ def _remind(batch: list[Lead], kind: str, due_field: str, now: datetime) -> int:
         )
         for lead in batch
     )
-    for reminder in reminders:
+    for lead, reminder in zip(batch, reminders, strict=True):
         enqueue_on_commit("notify_reminder", reminder.pk)
+        if kind == ReminderKind.SLA_WARNING:
+            events.emit_deadline_warning(lead, reminder)
     return len(reminders)
 
 

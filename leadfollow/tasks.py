@@ -49,12 +49,32 @@ def send_first_touch(lead_id: int) -> bool:
     return send(lead_id)
 
 
+def deliver_webhook(delivery_id: int) -> bool:
+    from leadfollow.webhooks.delivery import deliver
+
+    return deliver(delivery_id)
+
+
+def retry_webhooks() -> int:
+    from leadfollow.webhooks.delivery import retry_due
+
+    return retry_due()
+
+
+def notify_webhook_disabled(endpoint_id: int) -> bool:
+    from leadfollow.notifications import notify_webhook_disabled as notify
+
+    return notify(endpoint_id)
+
+
 def purge_expired() -> int:
-    """Delete Idempotency-Key records past ``API_IDEMPOTENCY_TTL_SECONDS`` and used
-    signatures past their expiry; returns how many rows went."""
+    """Delete Idempotency-Key records past ``API_IDEMPOTENCY_TTL_SECONDS``, used
+    signatures past their expiry and finished webhook deliveries past
+    ``WEBHOOK_LOG_DAYS``; returns how many rows went."""
     from leadfollow.conf import lf_settings
     from leadfollow.models import IdempotencyRecord, UsedSignature
+    from leadfollow.webhooks.delivery import purge_log
 
     now = timezone.now()
     ttl = timedelta(seconds=lf_settings.API_IDEMPOTENCY_TTL_SECONDS)
-    return IdempotencyRecord.purge(now - ttl) + UsedSignature.purge(now)
+    return IdempotencyRecord.purge(now - ttl) + UsedSignature.purge(now) + purge_log(now)

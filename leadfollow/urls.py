@@ -8,6 +8,7 @@ app_name = "leadfollow"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("live/", views.live, name="live"),
     path("pause/", views.pause, name="pause"),
     path("resume/", views.resume, name="resume"),
     path("<int:pk>/", views.lead_detail, name="lead"),

@@ -14,9 +14,10 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, Max, OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -24,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from leadfollow import availability, ownership
+from leadfollow.conf import lf_settings
 from leadfollow.filters import LeadFilterSet, end_of_day
 from leadfollow.forms import AttemptForm, FollowUpForm, HandBackForm, StatusForm
 from leadfollow.models import Channel, ContactAttempt, Lead, LeadStatus, Outcome, RepProfile
@@ -31,6 +33,7 @@ from leadfollow.models.lead import BREACH_WARNING_MINUTES
 from leadfollow.people import is_manager, user_zone
 
 PAGE_SIZE = 25
+LIVE_NEW_LIMIT = 5  # leads named in one poll's desktop notifications
 RECENT_DAYS = 7
 DUE_SOON = timedelta(minutes=BREACH_WARNING_MINUTES)
 TABS = {
@@ -230,8 +233,52 @@ def queue(request: HttpRequest) -> HttpResponse:
         "paused": profile is not None and profile.is_paused(now),
         "rep_param": request.GET.get("rep", ""),
         "recent_days": RECENT_DAYS,
+        "live": live_state(_live_leads(request)),
+        "live_poll_ms": int(lf_settings.LIVE_QUEUE_POLL_SECONDS * 1000),
     }
     return render(request, "leadfollow/queue.html", context)
+
+
+def _live_leads(request: HttpRequest):
+    """The open leads the queue page watches: the rep's own, or a manager's pick."""
+    owner_id = _queue_owner(request)
+    leads = Lead.objects.visible_to(request.user).open()
+    return leads.filter(owner_id=owner_id) if owner_id is not None else leads
+
+
+def live_state(leads) -> dict:
+    """How many open leads, and a fingerprint that changes when one arrives, leaves or
+    changes (one aggregate query)."""
+    stats = leads.aggregate(
+        count=Count("pk"), assigned=Max("assigned_at"), updated=Max("updated_at")
+    )
+    stamps = [stats["assigned"], stats["updated"]]
+    fingerprint = ":".join([str(stats["count"]), *(s.isoformat() if s else "-" for s in stamps)])
+    return {"count": stats["count"], "fingerprint": fingerprint}
+
+
+@login_required
+def live(request: HttpRequest) -> HttpResponse:
+    """The live queue's poll (static/leadfollow/livequeue.js): the open-lead count, the
+    fingerprint, and the leads assigned since ``?since=`` (ISO time) for notifications."""
+    now = timezone.now()
+    leads = _live_leads(request)
+    new = []
+    if since := request.GET.get("since"):
+        try:
+            since_at = datetime.fromisoformat(since)
+        except ValueError:
+            return JsonResponse({"error": gettext("since must be an ISO 8601 time.")}, status=400)
+        if since_at.tzinfo is None:
+            return JsonResponse({"error": gettext("since needs a UTC offset.")}, status=400)
+        recent = leads.filter(assigned_at__gt=since_at).order_by("-assigned_at", "-pk")
+        new = [
+            {"id": pk, "name": name, "url": reverse("leadfollow:lead", args=[pk])}
+            for pk, name in recent.values_list("pk", "name")[:LIVE_NEW_LIMIT]
+        ]
+    response = JsonResponse({**live_state(leads), "now": now.isoformat(), "new": new})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,3 +24,11 @@ Q_CLUSTER = {
     "poll": 0.2,  # ORM broker: seconds between queue polls when idle
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
 }
+
+# tests/test_e2e_webhooks.py: its receiver listens on 127.0.0.1, and a retry should not
+# wait the production backoff.
+LEADFOLLOW = {
+    **LEADFOLLOW,  # noqa: F405
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": True,
+    "WEBHOOK_RETRY_BASE_SECONDS": 1,
+}

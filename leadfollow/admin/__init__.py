@@ -4,6 +4,7 @@ from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdm
 from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
 from leadfollow.admin.routing import RoutingRuleAdmin
 from leadfollow.admin.scoring import ScoringRuleAdmin
+from leadfollow.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 
 __all__ = [
     "AbsenceAdmin",
@@ -15,4 +16,6 @@ __all__ = [
     "RepProfileAdmin",
     "RoutingRuleAdmin",
     "ScoringRuleAdmin",
+    "WebhookDeliveryAdmin",
+    "WebhookEndpointAdmin",
 ]

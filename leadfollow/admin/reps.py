@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -5,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import availability
 from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.conf import lf_settings
 from leadfollow.models import Absence, PauseReason, RepProfile
 from leadfollow.routing import open_loads, unavailability
 
@@ -25,6 +27,7 @@ class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         "timezone",
         "capacity",
         "weight",
+        "alert_channel",
         "last_assigned_at",
     ]
     list_filter = ["accepting_leads", "timezone", "pause_reason"]
@@ -35,6 +38,17 @@ class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_select_related = ["user"]
     inlines = [AbsenceInline]
     actions = ["pause_reps", "resume_reps"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "alert_channel":  # the keys of LEADFOLLOW["ALERT_CHANNELS"]
+            keys = list(lf_settings.ALERT_CHANNELS)
+            return forms.ChoiceField(
+                label=db_field.verbose_name,
+                choices=[(key, key) for key in keys],
+                initial=db_field.default,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def changelist_view(self, request, extra_context=None):
         # One grouped count for the page's load column, not one per rep.

@@ -7,6 +7,12 @@ from leadfollow.models.reminders import Reminder, ReminderKind
 from leadfollow.models.reps import Absence, PauseReason, RepProfile
 from leadfollow.models.routing import RoutingRule
 from leadfollow.models.scoring import Operator, ScoringRule
+from leadfollow.models.webhooks import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "OPEN_STATUSES",
@@ -15,6 +21,7 @@ __all__ = [
     "Assignment",
     "AssignmentReason",
     "Channel",
+    "DeliveryStatus",
     "ColdLead",
     "ContactAttempt",
     "IdempotencyRecord",
@@ -31,4 +38,7 @@ __all__ = [
     "ScoringRule",
     "Submission",
     "UsedSignature",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

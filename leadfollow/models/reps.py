@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow.businesshours import validate_hours
+from leadfollow.models.webhooks import HttpURLField
 
 
 class RepProfileQuerySet(models.QuerySet):
@@ -114,6 +115,26 @@ class RepProfile(models.Model):
         _("pause reason"), max_length=32, choices=PauseReason.choices, blank=True, editable=False
     )
     pause_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Alerts (leadfollow.alerts): which channel tells this rep about leads; a failing
+    # channel falls back to e-mail. Keys of LEADFOLLOW["ALERT_CHANNELS"].
+    alert_channel = models.CharField(
+        _("alert channel"),
+        max_length=32,
+        default="email",
+        help_text=_("How leadfollow tells this rep about leads: email, chat or webhook."),
+    )
+    alert_url = HttpURLField(
+        _("alert URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("Chat incoming-webhook URL (Slack, Teams) or a signed webhook receiver."),
+    )
+    alert_secret = models.CharField(
+        _("alert webhook secret"),
+        max_length=100,
+        blank=True,
+        help_text=_("Standard Webhooks secret (whsec_…) signing the generic webhook channel."),
+    )
     # Weighted routing's virtual clock: advances by 1/weight per lead received, so reps
     # with the lowest value are due next (stride scheduling). Kept by leadfollow.routing.
     routing_pass = models.FloatField(_("routing position"), default=0.0, editable=False)
@@ -139,6 +160,24 @@ class RepProfile(models.Model):
         from leadfollow.conf import lf_settings
 
         return ZoneInfo(self.timezone or lf_settings.TIME_ZONE)
+
+    def clean(self) -> None:
+        from leadfollow.conf import lf_settings
+        from leadfollow.webhooks.outbound import url_error
+
+        errors = {}
+        if self.alert_channel not in lf_settings.ALERT_CHANNELS:
+            errors["alert_channel"] = _("Choose one of: %(keys)s.") % {
+                "keys": ", ".join(lf_settings.ALERT_CHANNELS)
+            }
+        elif self.alert_channel != "email" and not self.alert_url:
+            errors["alert_url"] = _("This channel needs a URL.")
+        if self.alert_url and (error := url_error(self.alert_url, resolve=False)):
+            errors["alert_url"] = error
+        if self.alert_channel == "webhook" and not self.alert_secret.startswith("whsec_"):
+            errors["alert_secret"] = _("The signed webhook channel needs a whsec_… secret.")
+        if errors:
+            raise ValidationError(errors)
 
     def is_paused(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()

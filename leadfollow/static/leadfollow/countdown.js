@@ -28,8 +28,7 @@
 
   function start() {
     var source = document.getElementById("lf-countdown-strings");
-    var nodes = document.querySelectorAll("time[data-lf-countdown]");
-    if (!source || !nodes.length) return;
+    if (!source) return;
     var strings = JSON.parse(source.textContent);
     // Trust the server's clock: measure the offset once, against the page's render time.
     var serverNow = document.querySelector("[data-lf-server-now]");
@@ -41,6 +40,8 @@
 
     function tick() {
       var now = Date.now() + offset;
+      // Looked up each time: livequeue.js swaps rows in.
+      var nodes = document.querySelectorAll("time[data-lf-countdown]");
       for (var i = 0; i < nodes.length; i++) {
         var node = nodes[i];
         var at = Date.parse(node.getAttribute("datetime"));
@@ -62,6 +63,7 @@
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden) tick();
     });
+    document.addEventListener("lf:queue-updated", tick);
   }
 
   if (document.readyState === "loading") {
