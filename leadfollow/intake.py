@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -73,6 +73,21 @@ class TextSlugField(_Text, forms.SlugField):
     pass
 
 
+class ConsentTimeField(forms.DateTimeField):
+    """ISO 8601 text only: a JSON body may put a number or an object here."""
+
+    def to_python(self, value):
+        if value not in (None, "") and not isinstance(value, str | datetime):
+            raise ValidationError(_("Enter an ISO 8601 date and time."), code="not_text")
+        return super().to_python(value)
+
+
+#: How far ahead of the server's clock a sender's consent time may be (clock skew).
+CONSENT_CLOCK_SKEW = timedelta(minutes=5)
+
+CONSENT_FIELDS = ("consent_purpose", "consent_text", "consent_at")
+
+
 class LeadIntakeForm(forms.Form):
     """Validates and normalises what a lead's sender gave us."""
 
@@ -84,6 +99,9 @@ class LeadIntakeForm(forms.Form):
     source = TextSlugField(label=_("Source"), max_length=64, required=False)
     external_id = IdentifierField(label=_("External id"), max_length=128, required=False)
     attributes = SafeJSONField(label=_("Attributes"), required=False, require_object=True)
+    consent_purpose = TextField(label=_("Consent purpose"), max_length=200, required=False)
+    consent_text = TextField(label=_("Consent wording"), max_length=2000, required=False)
+    consent_at = ConsentTimeField(label=_("Consent given at"), required=False)
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
@@ -122,7 +140,41 @@ class LeadIntakeForm(forms.Form):
                 _("Give an e-mail address or a phone number so a rep can answer."),
                 code="no_contact",
             )
+        if not self.errors:
+            self._clean_consent(data)
         return data
+
+    def _clean_consent(self, data: dict[str, Any]) -> None:
+        """Consent is the purpose and the wording together (and when: now, unless given)."""
+        purpose, text, at = (data.get(name) for name in CONSENT_FIELDS)
+        if not (purpose or text or at):
+            if lf_settings.REQUIRE_CONSENT:
+                raise ValidationError(
+                    {
+                        name: ValidationError(
+                            _("Consent is required: give its purpose and wording."),
+                            code="consent_required",
+                        )
+                        for name in ("consent_purpose", "consent_text")
+                    }
+                )
+            return
+        missing = [name for name in ("consent_purpose", "consent_text") if not data.get(name)]
+        if missing:
+            raise ValidationError(
+                {
+                    name: ValidationError(
+                        _("Give the consent's purpose and wording together."),
+                        code="consent_incomplete",
+                    )
+                    for name in missing
+                }
+            )
+        if at is not None and at > timezone.now() + CONSENT_CLOCK_SKEW:
+            raise ValidationError(
+                {"consent_at": ValidationError(_("Consent cannot be given in the future."))},
+                code="consent_in_future",
+            )
 
 
 @dataclass(frozen=True)
@@ -138,10 +190,13 @@ def create_lead(
     source: str | None = None,
     now: datetime | None = None,
     actor=None,
+    dedupe_within_source: bool = False,
 ) -> IntakeResult:
     """Validate, deduplicate, score, assign and give a deadline to one incoming lead.
 
-    ``source`` overrides the one in ``data`` (API keys are per source). Raises
+    ``source`` overrides the one in ``data`` (API keys are per source).
+    ``dedupe_within_source``: a repeat e-mail attaches only to an open lead of the same
+    source (the API, so that a key's answer says nothing about other sources). Raises
     ``ValidationError`` with per-field messages and stores nothing on bad input.
     """
     form = LeadIntakeForm(data={**data, **({"source": source} if source else {})})
@@ -151,13 +206,15 @@ def create_lead(
     cleaned["source"] = cleaned["source"] or "web"
     cleaned["external_id"] = cleaned["external_id"] or None
     now = now or timezone.now()
+    if cleaned["consent_purpose"] and cleaned["consent_at"] is None:
+        cleaned["consent_at"] = now
 
     existing = _existing_by_external_id(cleaned)
     if existing is not None:
         return IntakeResult(existing, created=False)
     try:
         with transaction.atomic():
-            repeat = _attach_to_open_lead(cleaned, now)
+            repeat = _attach_to_open_lead(cleaned, now, within_source=dedupe_within_source)
             if repeat is not None:
                 signals.lead_received.send(sender=Lead, lead=repeat, created=False)
                 return IntakeResult(repeat, created=False)
@@ -187,7 +244,9 @@ def _existing_by_external_id(cleaned: Mapping[str, Any]) -> Lead | None:
     return Lead.objects.filter(Q(**key) | Q(pk__in=repeat)).order_by("pk").first()
 
 
-def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
+def _attach_to_open_lead(
+    cleaned: dict[str, Any], now: datetime, *, within_source: bool = False
+) -> Lead | None:
     """A second form from someone with an open lead extends that lead instead of a new one."""
     if not (lf_settings.DEDUPLICATE_BY_EMAIL and cleaned["email"]):
         return None
@@ -195,13 +254,10 @@ def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
         # No unique constraint can say "one open lead per e-mail": serialise on the address.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [cleaned["email"]])
-    lead = (
-        Lead.objects.open()
-        .select_for_update()
-        .filter(email=cleaned["email"])
-        .order_by("received_at")
-        .first()
-    )
+    candidates = Lead.objects.open().select_for_update().filter(email=cleaned["email"])
+    if within_source:
+        candidates = candidates.filter(source=cleaned["source"])
+    lead = candidates.order_by("received_at").first()
     if lead is None:
         return None
     Submission.objects.create(
@@ -211,6 +267,7 @@ def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
         received_at=now,
         message=cleaned["message"],
         attributes=cleaned["attributes"],
+        **{name: cleaned[name] for name in CONSENT_FIELDS},
     )
     # New interest signals count for scoring; what the lead already said wins. Repeats must
     # not grow a lead past MAX_ATTRIBUTES_BYTES: if the merge would, the lead keeps its
@@ -221,6 +278,11 @@ def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
     for field in ("phone", "company"):
         if cleaned[field] and not getattr(lead, field):
             setattr(lead, field, cleaned[field])
+    if cleaned["consent_purpose"] and not lead.consent_purpose:  # the first consent stays
+        for name in CONSENT_FIELDS:
+            setattr(lead, name, cleaned[name])
     lead.score = score_lead(lead)
-    lead.save(update_fields=["attributes", "phone", "company", "score", "updated_at"])
+    lead.save(
+        update_fields=["attributes", "phone", "company", "score", "updated_at", *CONSENT_FIELDS]
+    )
     return lead

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from leadfollow import signals
 from leadfollow.conf import lf_settings
-from leadfollow.jobs import enqueue_on_commit
+from leadfollow.jobs import describe_error, enqueue_on_commit
 from leadfollow.models import (
     Assignment,
     Channel,
@@ -79,7 +79,10 @@ def _announce(name: str, **kwargs) -> None:
     signal: Signal = getattr(signals, name)
     for receiver, result in signal.send_robust(sender=Lead, **kwargs):
         if isinstance(result, Exception):
-            logger.error("leadfollow.%s receiver %r failed", name, receiver, exc_info=result)
+            # The error's type and line, not its message or locals: they may quote the lead.
+            logger.error(
+                "leadfollow.%s receiver %r failed: %s", name, receiver, describe_error(result)
+            )
 
 
 def _claim(model, pk: int) -> bool:

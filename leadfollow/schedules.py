@@ -31,6 +31,13 @@ SCHEDULES = {
         "schedule_type": Schedule.DAILY,
         "repeats": -1,
     },
+    # Daily: erase the personal data of closed leads past RETENTION_DAYS (nothing when it is
+    # empty) through leadfollow.privacy.erase; safe to run twice or late.
+    "leadfollow.retention": {
+        "func": "leadfollow.tasks.apply_retention",
+        "schedule_type": Schedule.DAILY,
+        "repeats": -1,
+    },
 }
 
 
