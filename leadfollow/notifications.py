@@ -10,6 +10,7 @@ called with ``send_robust`` and a failing receiver is logged, not retried.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from datetime import datetime
 
@@ -74,10 +75,35 @@ def _send(
     return True
 
 
+_announcing = contextvars.ContextVar("leadfollow_announcing", default=False)
+
+
+class _RedactReceiverErrors(logging.Filter):
+    """Django's ``send_robust`` logs a failing receiver's message and traceback on
+    ``django.dispatch``. For leadfollow's own signals that message may quote a lead (a
+    Slack receiver's "cannot post jo@example.com"): keep the type and line only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _announcing.get() and record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = "Error calling %s in Signal.send_robust(): %s"
+            record.args = (record.args[0] if record.args else "?", describe_error(error))
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("django.dispatch").addFilter(_RedactReceiverErrors())
+
+
 def _announce(name: str, **kwargs) -> None:
     """Send ``signals.<name>``; a failing receiver is logged and does not undo the e-mail."""
     signal: Signal = getattr(signals, name)
-    for receiver, result in signal.send_robust(sender=Lead, **kwargs):
+    token = _announcing.set(True)
+    try:
+        results = signal.send_robust(sender=Lead, **kwargs)
+    finally:
+        _announcing.reset(token)
+    for receiver, result in results:
         if isinstance(result, Exception):
             # The error's type and line, not its message or locals: they may quote the lead.
             logger.error(
