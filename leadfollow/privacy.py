@@ -29,6 +29,7 @@ from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from leadfollow.conf import lf_settings
 from leadfollow.models import (
@@ -227,6 +228,7 @@ class LeadsStillOpen(PrivacyError):
         )
 
 
+@sensitive_variables("email", "address")
 def normalise_email(email: str) -> str:
     """The address as intake stores it (lower-cased); ``PrivacyError`` if it is not one."""
     address = (email or "").strip().lower()
@@ -237,6 +239,7 @@ def normalise_email(email: str) -> str:
     return address
 
 
+@sensitive_variables("email")
 def find_leads(*, email: str | None = None, lead_id: int | None = None) -> list[int]:
     """Ids of the leads an erasure or export is about: every lead with this address, or the
     one lead. Exactly one of the two; ``PrivacyError`` otherwise."""
@@ -417,6 +420,7 @@ def export_leads(lead_ids: Sequence[int], *, now: datetime | None = None) -> dic
     }
 
 
+@sensitive_variables("email")
 def export_person(
     *, email: str | None = None, lead_id: int | None = None, now: datetime | None = None
 ) -> dict[str, Any]:

@@ -351,6 +351,29 @@ def test_only_managers_may_erase_or_export(person, reps):
     assert Lead.objects.get(pk=person[0].pk).email == EMAIL
 
 
+def test_erasure_costs_the_same_queries_for_one_lead_or_twenty(db, reps):
+    """Set-based: one UPDATE per registered model, not one per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def closed_leads(n: int, tag: str) -> list[int]:
+        ids = []
+        for i in range(n):
+            lead = create_lead({"name": f"{tag}{i}", "email": f"{tag}{i}@example.org"}).lead
+            ownership.log_attempt(lead, rep=reps[0], channel="call", outcome="not_interested",
+                                  note=f"note {tag}{i}")  # fmt: skip
+            ids.append(lead.pk)
+        return ids
+
+    one, twenty = closed_leads(1, "a"), closed_leads(20, "b")
+    privacy.erase(closed_leads(1, "warm"))  # the content types are cached from here on
+    with CaptureQueriesContext(connection) as for_one:
+        assert privacy.erase(one).records == 2
+    with CaptureQueriesContext(connection) as for_twenty:
+        assert privacy.erase(twenty).records == 40
+    assert len(for_twenty) == len(for_one)
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 TEXTUAL = (models.CharField, models.TextField, models.JSONField)
