@@ -23,6 +23,7 @@ from django.template import Context
 from django.template.backends.django import Template as DjangoBackendTemplate
 from django.template.loader import get_template
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from leadfollow import signals
 from leadfollow.conf import lf_settings
@@ -55,6 +56,7 @@ def render_text(name: str, context: dict) -> str:
     return template.render(context)  # another engine: its own escaping rules
 
 
+@sensitive_variables()  # an error report must not quote the addresses or the text
 def _send(
     template: str, context: dict, recipients: list[str], *, reply_to: list[str] | None = None
 ) -> bool:
@@ -247,6 +249,7 @@ def first_touch_on_commit(lead: Lead) -> None:
     enqueue_on_commit("send_first_touch", lead.pk)
 
 
+@sensitive_variables()
 def send_first_touch(lead_id: int) -> bool:
     """E-mail a new lead that their request arrived and who will answer; once per lead.
 

@@ -169,7 +169,7 @@ def person(db, reps, manager, django_capture_on_commit_callbacks):
         user=manager,
         content_type=ContentType.objects.get_for_model(Lead),
         object_id=str(lead.pk),
-        object_repr=str(lead),
+        object_repr=str(lead),  # "Johanna Quistorp (ads)", as the admin writes it
         action_flag=CHANGE,
         change_message="[]",
     )
