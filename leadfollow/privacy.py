@@ -105,17 +105,15 @@ def register(
 
 
 def holders() -> list[Holder]:
-    """Registered holders whose model is installed (django-q2 and the admin are optional)."""
+    """Registered holders whose app is installed (django-q2 and the admin are optional)."""
     found = []
     for holder in _REGISTRY.values():
-        app_label, _name = holder.label.split(".")
-        if apps.is_installed(_app_module(app_label)) or app_label == "leadfollow":
-            found.append(holder)
+        try:
+            apps.get_app_config(holder.label.split(".")[0])
+        except LookupError:
+            continue
+        found.append(holder)
     return found
-
-
-def _app_module(app_label: str) -> str:
-    return {"django_q": "django_q", "admin": "django.contrib.admin"}.get(app_label, app_label)
 
 
 def tombstone_for(model_field: models.Field) -> Any:
