@@ -38,7 +38,6 @@ from leadfollow.models import (
     ErasureRecord,
     ErasureVia,
     Lead,
-    LeadStatus,
     Reminder,
 )
 
@@ -425,7 +424,3 @@ def export_person(
     """The subject-access export for an address (every lead with it) or one lead."""
     document = export_leads(find_leads(email=email, lead_id=lead_id), now=now)
     return {"email": normalise_email(email) if email is not None else None, **document}
-
-
-def closed_statuses() -> list[str]:
-    return [status for status in LeadStatus.values if status not in OPEN_STATUSES]
