@@ -135,6 +135,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
                     id="leadfollow.E021",
                 )
             )
+    errors.extend(_privacy_errors())
     if not settings.USE_TZ:
         errors.append(
             Error(
@@ -155,6 +156,33 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 "Q_CLUSTER is not configured; notifications and sweeps need a django-q2 cluster.",
                 hint='For one machine: Q_CLUSTER = {"name": "leadfollow", "orm": "default"}.',
                 id="leadfollow.W001",
+            )
+        )
+    return errors
+
+
+def _privacy_errors() -> list:
+    from leadfollow.models.lead import OPEN_STATUSES, LeadStatus
+
+    errors = []
+    for name in ("REQUIRE_CONSENT", "EXPORT_PSEUDONYMISE_REPS", "API_DEDUPLICATE_ACROSS_SOURCES"):
+        if not isinstance(getattr(lf_settings, name), bool):
+            errors.append(
+                Error(f"LEADFOLLOW['{name}'] must be True or False.", id="leadfollow.E060")
+            )
+    retention = lf_settings.RETENTION_DAYS
+    closed = [s for s in LeadStatus.values if s not in OPEN_STATUSES]
+    if not isinstance(retention, dict) or not all(
+        status in closed and (days is None or _positive_int(days))
+        for status, days in retention.items()
+    ):
+        errors.append(
+            Error(
+                "LEADFOLLOW['RETENTION_DAYS'] must map closed statuses to a positive number of "
+                "days or None.",
+                hint=f"Closed statuses: {', '.join(closed)}. Example: "
+                '{"disqualified": 180, "qualified": None}.',
+                id="leadfollow.E061",
             )
         )
     return errors

@@ -96,6 +96,19 @@ DEFAULTS: dict[str, Any] = {
     },
     # Live queue (static/leadfollow/livequeue.js): seconds between polls of the JSON endpoint.
     "LIVE_QUEUE_POLL_SECONDS": 5,
+    # Personal data (leadfollow.privacy, docs/privacy.md)
+    # Refuse intake without consent_purpose and consent_text (API, contact form, create_lead).
+    "REQUIRE_CONSENT": False,
+    # Days a closed lead is kept after its last change before the daily leadfollow.retention
+    # schedule erases its personal data, per status; None or absent: kept.
+    # E.g. {"disqualified": 180, "qualified": None}. Open statuses cannot be listed.
+    "RETENTION_DAYS": {},
+    # Subject-access exports name reps "rep 1", "rep 2"… instead of their names.
+    "EXPORT_PSEUDONYMISE_REPS": False,
+    # API intake attaches a repeat e-mail to an open lead of *another* source (answering 202)
+    # only when True: that answer tells a key the address is someone else's lead. False:
+    # a key's answers depend on its own source's leads only.
+    "API_DEDUPLICATE_ACROSS_SOURCES": False,
 }
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -74,6 +74,21 @@ class TextSlugField(_Text, forms.SlugField):
     pass
 
 
+class ConsentTimeField(forms.DateTimeField):
+    """ISO 8601 text only: a JSON body may put a number or an object here."""
+
+    def to_python(self, value):
+        if value not in (None, "") and not isinstance(value, str | datetime):
+            raise ValidationError(_("Enter an ISO 8601 date and time."), code="not_text")
+        return super().to_python(value)
+
+
+#: How far ahead of the server's clock a sender's consent time may be (clock skew).
+CONSENT_CLOCK_SKEW = timedelta(minutes=5)
+
+CONSENT_FIELDS = ("consent_purpose", "consent_text", "consent_at")
+
+
 class LeadIntakeForm(forms.Form):
     """Validates and normalises what a lead's sender gave us."""
 
@@ -85,6 +100,9 @@ class LeadIntakeForm(forms.Form):
     source = TextSlugField(label=_("Source"), max_length=64, required=False)
     external_id = IdentifierField(label=_("External id"), max_length=128, required=False)
     attributes = SafeJSONField(label=_("Attributes"), required=False, require_object=True)
+    consent_purpose = TextField(label=_("Consent purpose"), max_length=200, required=False)
+    consent_text = TextField(label=_("Consent wording"), max_length=2000, required=False)
+    consent_at = ConsentTimeField(label=_("Consent given at"), required=False)
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
@@ -123,7 +141,41 @@ class LeadIntakeForm(forms.Form):
                 _("Give an e-mail address or a phone number so a rep can answer."),
                 code="no_contact",
             )
+        if not self.errors:
+            self._clean_consent(data)
         return data
+
+    def _clean_consent(self, data: dict[str, Any]) -> None:
+        """Consent is the purpose and the wording together (and when: now, unless given)."""
+        purpose, text, at = (data.get(name) for name in CONSENT_FIELDS)
+        if not (purpose or text or at):
+            if lf_settings.REQUIRE_CONSENT:
+                raise ValidationError(
+                    {
+                        name: ValidationError(
+                            _("Consent is required: give its purpose and wording."),
+                            code="consent_required",
+                        )
+                        for name in ("consent_purpose", "consent_text")
+                    }
+                )
+            return
+        missing = [name for name in ("consent_purpose", "consent_text") if not data.get(name)]
+        if missing:
+            raise ValidationError(
+                {
+                    name: ValidationError(
+                        _("Give the consent's purpose and wording together."),
+                        code="consent_incomplete",
+                    )
+                    for name in missing
+                }
+            )
+        if at is not None and at > timezone.now() + CONSENT_CLOCK_SKEW:
+            raise ValidationError(
+                {"consent_at": ValidationError(_("Consent cannot be given in the future."))},
+                code="consent_in_future",
+            )
 
 
 @dataclass(frozen=True)
@@ -139,10 +191,13 @@ def create_lead(
     source: str | None = None,
     now: datetime | None = None,
     actor=None,
+    dedupe_within_source: bool = False,
 ) -> IntakeResult:
     """Validate, deduplicate, score, assign and give a deadline to one incoming lead.
 
-    ``source`` overrides the one in ``data`` (API keys are per source). Raises
+    ``source`` overrides the one in ``data`` (API keys are per source).
+    ``dedupe_within_source``: a repeat e-mail attaches only to an open lead of the same
+    source (the API, so that a key's answer says nothing about other sources). Raises
     ``ValidationError`` with per-field messages and stores nothing on bad input.
     """
     form = LeadIntakeForm(data={**data, **({"source": source} if source else {})})
@@ -152,6 +207,8 @@ def create_lead(
     cleaned["source"] = cleaned["source"] or "web"
     cleaned["external_id"] = cleaned["external_id"] or None
     now = now or timezone.now()
+    if cleaned["consent_purpose"] and cleaned["consent_at"] is None:
+        cleaned["consent_at"] = now
 
     # PostgreSQL serialises twins on advisory locks (below), so a sender's id cannot hit
     # the unique constraint and no savepoint is needed; elsewhere catch it in a savepoint.
@@ -159,7 +216,7 @@ def create_lead(
     try:
         with transaction.atomic(savepoint=not locked and bool(cleaned["external_id"])):
             _serialise(cleaned)
-            existing, open_lead = _earlier_leads(cleaned)
+            existing, open_lead = _earlier_leads(cleaned, within_source=dedupe_within_source)
             if existing is not None:
                 return IntakeResult(existing, created=False)
             if open_lead is not None:
@@ -204,9 +261,12 @@ def _deduplicates(cleaned: Mapping[str, Any]) -> bool:
     return bool(lf_settings.DEDUPLICATE_BY_EMAIL and cleaned["email"])
 
 
-def _earlier_leads(cleaned: Mapping[str, Any]) -> tuple[Lead | None, Lead | None]:
+def _earlier_leads(
+    cleaned: Mapping[str, Any], *, within_source: bool = False
+) -> tuple[Lead | None, Lead | None]:
     """In one locking statement: the lead the sender's id already reached (directly or as
-    an attached repeat), and the open lead with this e-mail (which a repeat extends)."""
+    an attached repeat), and the open lead with this e-mail (which a repeat extends; with
+    ``within_source`` only one of the same source)."""
     by_id = Q(pk__in=[])
     if cleaned["external_id"]:
         key = {"source": cleaned["source"], "external_id": cleaned["external_id"]}
@@ -214,6 +274,8 @@ def _earlier_leads(cleaned: Mapping[str, Any]) -> tuple[Lead | None, Lead | None
     by_email = Q(pk__in=[])
     if _deduplicates(cleaned):
         by_email = Q(status__in=OPEN_STATUSES, email=cleaned["email"])
+        if within_source:
+            by_email &= Q(source=cleaned["source"])
     if not (cleaned["external_id"] or _deduplicates(cleaned)):
         return None, None
     rows = list(
@@ -236,6 +298,7 @@ def _attach(lead: Lead, cleaned: dict[str, Any], now: datetime) -> Lead:
         received_at=now,
         message=cleaned["message"],
         attributes=cleaned["attributes"],
+        **{name: cleaned[name] for name in CONSENT_FIELDS},
     )
     # New interest signals count for scoring; what the lead already said wins. Repeats must
     # not grow a lead past MAX_ATTRIBUTES_BYTES: if the merge would, the lead keeps its
@@ -246,6 +309,11 @@ def _attach(lead: Lead, cleaned: dict[str, Any], now: datetime) -> Lead:
     for field in ("phone", "company"):
         if cleaned[field] and not getattr(lead, field):
             setattr(lead, field, cleaned[field])
+    if cleaned["consent_purpose"] and not lead.consent_purpose:  # the first consent stays
+        for name in CONSENT_FIELDS:
+            setattr(lead, name, cleaned[name])
     lead.score = score_lead(lead)
-    lead.save(update_fields=["attributes", "phone", "company", "score", "updated_at"])
+    lead.save(
+        update_fields=["attributes", "phone", "company", "score", "updated_at", *CONSENT_FIELDS]
+    )
     return lead

@@ -10,6 +10,7 @@ import copy
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_protect
@@ -22,6 +23,10 @@ from leadfollow.intake import LeadIntakeForm, create_lead
 
 HONEYPOT = "website"
 RATE_SCOPE = "contact_form"
+DEFAULT_CONSENT_TEXT = _(
+    "I agree that my details are stored and used to answer my request. I can ask for them to "
+    "be erased at any time."
+)
 
 
 def _intake_field(name: str, **changes) -> forms.Field:
@@ -47,6 +52,12 @@ class ContactForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
+    def __init__(self, *args, consent_text: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if consent_text:
+            # The box's label is the wording the visitor agrees to, and what is stored.
+            self.fields["consent"] = forms.BooleanField(label=consent_text, required=True)
+
     def visible_fields(self):
         return [f for f in super().visible_fields() if f.name != HONEYPOT]
 
@@ -58,6 +69,18 @@ class ContactFormView(FormView):
     template_name = "leadfollow/intake/contact_form.html"
     thanks_template_name = "leadfollow/intake/thanks.html"
     source = "web"
+    #: What the visitor agrees to and the box's wording. The box is shown when
+    #: ``consent_text`` is set, or with ``DEFAULT_CONSENT_TEXT`` when REQUIRE_CONSENT is on.
+    consent_purpose = _("Answering my request")
+    consent_text: str | None = None
+
+    def get_consent_text(self) -> str | None:
+        if self.consent_text:
+            return str(self.consent_text)
+        return str(DEFAULT_CONSENT_TEXT) if lf_settings.REQUIRE_CONSENT else None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "consent_text": self.get_consent_text()}
 
     def get(self, request, *args, **kwargs):
         if request.GET.get("sent"):
@@ -81,7 +104,13 @@ class ContactFormView(FormView):
 
     @method_decorator(sensitive_variables("data"))
     def form_valid(self, form):
-        data = {k: v for k, v in form.cleaned_data.items() if k != HONEYPOT}
+        data = {k: v for k, v in form.cleaned_data.items() if k not in (HONEYPOT, "consent")}
+        if form.cleaned_data.get("consent"):
+            data.update(
+                consent_purpose=str(self.consent_purpose),
+                consent_text=form.fields["consent"].label,
+                consent_at=timezone.now(),
+            )
         if form.cleaned_data.get(HONEYPOT):
             return self._thanks()  # a bot: discard silently, answer as for a person
         try:

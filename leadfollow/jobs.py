@@ -7,6 +7,8 @@ stored unencrypted.
 
 from __future__ import annotations
 
+import traceback
+
 from django.db import transaction
 
 
@@ -24,3 +26,15 @@ def enqueue_on_commit(name: str, *args, using: str | None = None) -> None:
     rows it notifies about keep ``notified_at`` empty, and the sweep queues them again.
     """
     transaction.on_commit(lambda: enqueue(name, *args), using=using, robust=True)
+
+
+def describe_error(error: BaseException) -> str:
+    """An exception without its message: its type and where it was raised. Messages carry
+    data (an SMTP refusal quotes the address); logs and django-q2 failures must not."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    last = frames[-1]
+    return (
+        f"{type(error).__name__} at {last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name}"
+    )

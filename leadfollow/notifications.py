@@ -10,6 +10,7 @@ called with ``send_robust`` and a failing receiver is logged, not retried.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from datetime import datetime
 
@@ -19,11 +20,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from leadfollow import alerts, signals
 from leadfollow.alerts import render_text
 from leadfollow.conf import lf_settings
-from leadfollow.jobs import enqueue_on_commit
+from leadfollow.jobs import describe_error, enqueue_on_commit
 from leadfollow.models import (
     Assignment,
     Channel,
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 FIRST_TOUCH_NOTE = "leadfollow: first-touch e-mail"
 
 
+@sensitive_variables()  # an error report must not quote the addresses or the text
 def _send(
     template: str, context: dict, recipients: list[str], *, reply_to: list[str] | None = None
 ) -> bool:
@@ -62,12 +65,40 @@ def _send(
     return True
 
 
+_announcing = contextvars.ContextVar("leadfollow_announcing", default=False)
+
+
+class _RedactReceiverErrors(logging.Filter):
+    """Django's ``send_robust`` logs a failing receiver's message and traceback on
+    ``django.dispatch``. For leadfollow's own signals that message may quote a lead (a
+    Slack receiver's "cannot post jo@example.com"): keep the type and line only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _announcing.get() and record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = "Error calling %s in Signal.send_robust(): %s"
+            record.args = (record.args[0] if record.args else "?", describe_error(error))
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("django.dispatch").addFilter(_RedactReceiverErrors())
+
+
 def _announce(name: str, **kwargs) -> None:
     """Send ``signals.<name>``; a failing receiver is logged and does not undo the e-mail."""
     signal: Signal = getattr(signals, name)
-    for receiver, result in signal.send_robust(sender=Lead, **kwargs):
+    token = _announcing.set(True)
+    try:
+        results = signal.send_robust(sender=Lead, **kwargs)
+    finally:
+        _announcing.reset(token)
+    for receiver, result in results:
         if isinstance(result, Exception):
-            logger.error("leadfollow.%s receiver %r failed", name, receiver, exc_info=result)
+            # The error's type and line, not its message or locals: they may quote the lead.
+            logger.error(
+                "leadfollow.%s receiver %r failed: %s", name, receiver, describe_error(result)
+            )
 
 
 def _claim(model, pk: int) -> bool:
@@ -227,6 +258,7 @@ def first_touch_on_commit(lead: Lead) -> None:
     enqueue_on_commit("send_first_touch", lead.pk)
 
 
+@sensitive_variables()
 def send_first_touch(lead_id: int) -> bool:
     """E-mail a new lead that their request arrived and who will answer; once per lead.
 

@@ -38,6 +38,13 @@ SCHEDULES = {
         "minutes": 1,
         "repeats": -1,
     },
+    # Daily: erase the personal data of closed leads past RETENTION_DAYS (nothing when it is
+    # empty) through leadfollow.privacy.erase; safe to run twice or late.
+    "leadfollow.retention": {
+        "func": "leadfollow.tasks.apply_retention",
+        "schedule_type": Schedule.DAILY,
+        "repeats": -1,
+    },
 }
 
 

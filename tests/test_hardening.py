@@ -495,6 +495,20 @@ def test_a_repeat_within_the_limit_still_merges(key_client):
 # --- 12. another source learns nothing about an open lead --------------------------------
 
 
+def test_a_repeat_from_another_source_is_a_lead_of_its_own_by_default(key_client):
+    """A 202 "attached" would tell the key the address is another source's lead (issue 18):
+    by default a key only ever meets its own source's leads."""
+    assert key_client.post("/api/leads/", JO, "json").status_code == 201
+    _, other_raw = make_api_key("partner")
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Api-Key {other_raw}")
+    response = other.post("/api/leads/", {**JO, "external_id": "p-1"}, "json")
+    assert response.status_code == 201 and response.json()["created"] is True
+    assert Lead.objects.filter(email=JO["email"]).count() == 2
+    assert not Submission.objects.exists()
+
+
+@lf(API_DEDUPLICATE_ACROSS_SOURCES=True)
 def test_a_repeat_from_another_source_is_attached_but_reveals_nothing(key_client):
     assert key_client.post("/api/leads/", JO, "json").status_code == 201
     lead = Lead.objects.get()

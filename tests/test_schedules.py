@@ -6,17 +6,15 @@ from django.test import override_settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from leadfollow.schedules import ensure_schedules
+from leadfollow.schedules import SCHEDULES, ensure_schedules
 
 pytestmark = pytest.mark.django_db
 
 
 def test_ensure_schedules_creates_the_sweep_every_minute_and_the_daily_purge():
-    assert [(e.name, e.created) for e in ensure_schedules()] == [
-        ("leadfollow.sweep", True),
-        ("leadfollow.purge", True),
-        ("leadfollow.webhooks", True),
-    ]
+    done = [(e.name, e.created) for e in ensure_schedules()]
+    assert done[:2] == [("leadfollow.sweep", True), ("leadfollow.purge", True)]
+    assert done == [(name, True) for name in SCHEDULES]  # leadfollow.retention too (issue 18)
     retries = Schedule.objects.get(name="leadfollow.webhooks")
     assert retries.func == "leadfollow.tasks.retry_webhooks"
     assert (retries.schedule_type, retries.minutes) == (Schedule.MINUTES, 1)
@@ -33,8 +31,8 @@ def test_ensure_schedules_creates_the_sweep_every_minute_and_the_daily_purge():
 def test_ensure_schedules_is_idempotent_and_repairs_edits():
     ensure_schedules()
     Schedule.objects.filter(name="leadfollow.sweep").update(minutes=15, func="old.path")
-    assert [e.created for e in ensure_schedules()] == [False, False, False]
-    assert [e.created for e in ensure_schedules()] == [False, False, False]
+    assert [e.created for e in ensure_schedules()] == [False] * len(SCHEDULES)
+    assert [e.created for e in ensure_schedules()] == [False] * len(SCHEDULES)
     schedule = Schedule.objects.get(name="leadfollow.sweep")
     assert (schedule.minutes, schedule.func) == (1, "leadfollow.tasks.sweep")
 
@@ -50,12 +48,8 @@ def test_management_command_prints_what_it_did(capsys):
     call_command("leadfollow_schedules")
     call_command("leadfollow_schedules")
     assert capsys.readouterr().out.splitlines() == [
-        "created schedule leadfollow.sweep",
-        "created schedule leadfollow.purge",
-        "created schedule leadfollow.webhooks",
-        "updated schedule leadfollow.sweep",
-        "updated schedule leadfollow.purge",
-        "updated schedule leadfollow.webhooks",
+        *(f"created schedule {name}" for name in SCHEDULES),
+        *(f"updated schedule {name}" for name in SCHEDULES),
     ]
 
 

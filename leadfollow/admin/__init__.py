@@ -1,6 +1,7 @@
 from leadfollow.admin.apikeys import ApiKeyAdmin
 from leadfollow.admin.coldleads import ColdLeadAdmin
 from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdmin
+from leadfollow.admin.privacy import ErasureRecordAdmin
 from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
 from leadfollow.admin.routing import RoutingRuleAdmin
 from leadfollow.admin.scoring import ScoringRuleAdmin
@@ -12,6 +13,7 @@ __all__ = [
     "AssignmentAdmin",
     "ColdLeadAdmin",
     "ContactAttemptAdmin",
+    "ErasureRecordAdmin",
     "LeadAdmin",
     "RepProfileAdmin",
     "RoutingRuleAdmin",

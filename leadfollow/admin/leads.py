@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import ownership
+from leadfollow.admin.privacy import PrivacyActionsMixin
 from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.models import (
     OPEN_STATUSES,
@@ -240,7 +241,7 @@ class LeadAdminForm(forms.ModelForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
+class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "company",
@@ -269,10 +270,15 @@ class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
         "score",
         "score_explanation",
         "updated_at",
+        "consent_purpose",
+        "consent_text",
+        "consent_at",
+        "erased_at",
     ]
     fieldsets = [
         (None, {"fields": ["name", "email", "phone", "company", "message"]}),
         (_("Origin"), {"fields": ["source", "external_id", "attributes", "received_at"]}),
+        (_("Consent"), {"fields": ["consent_purpose", "consent_text", "consent_at", "erased_at"]}),
         (
             _("Follow-up"),
             {
@@ -294,6 +300,7 @@ class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
         ),
     ]
     inlines = [ContactAttemptInline, AssignmentInline, SubmissionInline]
+    actions = ["erase_personal_data", "export_personal_data"]
     # A COUNT(*) over a million leads on every page is what makes big changelists slow.
     show_full_result_count = False
     paginator = EstimatedCountPaginator

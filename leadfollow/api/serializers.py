@@ -86,6 +86,26 @@ class IntakeSerializer(serializers.Serializer):
     attributes = serializers.DictField(
         required=False, help_text=_("Interest signals: pages viewed, budget, UTM tags…")
     )
+    consent_purpose = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text=_(
+            "What the person agreed to, e.g. “contact me about my quote”. With "
+            "consent_text; both are required when the site sets REQUIRE_CONSENT."
+        ),
+    )
+    consent_text = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text=_("The wording the person agreed to, as they saw it."),
+    )
+    consent_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text=_("When they agreed (ISO 8601); default: when the lead arrives."),
+    )
 
 
 #: Fields create_lead reads from the body; everything else goes into attributes.
@@ -138,6 +158,10 @@ class LeadSerializer(serializers.ModelSerializer):
             "next_follow_up_at",
             "reassignment_count",
             "escalated_at",
+            "consent_purpose",
+            "consent_text",
+            "consent_at",
+            "erased_at",
             "is_cold",
         ]
         read_only_fields = fields
@@ -164,6 +188,44 @@ class LeadUpdateSerializer(serializers.Serializer):
             "Assign even if the rep cannot take leads now (absent, off hours, not accepting, "
             "full); without it such a choice answers 400 saying why."
         ),
+    )
+
+
+# --- personal data ------------------------------------------------------------------------
+
+
+class PersonQuerySerializer(serializers.Serializer):
+    """Whose data: an e-mail address (every lead with it) or one lead's id."""
+
+    email = serializers.EmailField(required=False)
+    lead = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def validate(self, data):
+        if ("email" in data) == ("lead" in data):
+            raise serializers.ValidationError(_("Give either email or lead."))
+        return data
+
+
+class ErasureRequestSerializer(PersonQuerySerializer):
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("Erase open leads too (their status and owner stay as they are)."),
+    )
+    dry_run = serializers.BooleanField(
+        required=False, default=False, help_text=_("Only count what would be erased.")
+    )
+
+
+class ErasureResultSerializer(serializers.Serializer):
+    lead_ids = serializers.ListField(child=serializers.IntegerField())
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text=_("Rows erased per model.")
+    )
+    records = serializers.IntegerField(help_text=_("Rows erased in all."))
+    dry_run = serializers.BooleanField()
+    audit_id = serializers.IntegerField(
+        allow_null=True, source="record.pk", default=None, help_text=_("The ErasureRecord.")
     )
 
 

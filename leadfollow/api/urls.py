@@ -18,5 +18,7 @@ router.register("absences", viewsets.AbsenceViewSet, basename="absence")
 urlpatterns = [
     *router.urls,
     path("metrics/", viewsets.MetricsView.as_view(), name="metrics"),
+    path("privacy/erasure/", viewsets.ErasureView.as_view(), name="privacy-erasure"),
+    path("privacy/export/", viewsets.ExportView.as_view(), name="privacy-export"),
     path("schema/", SchemaView.as_view(), name="schema"),
 ]

@@ -29,7 +29,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadfollow import jsonsafety, metrics, ownership
+from leadfollow import jsonsafety, metrics, ownership, privacy
 from leadfollow.api import idempotency, replay
 from leadfollow.api.authentication import SourceKeyAuthentication
 from leadfollow.api.filters import AssignmentFilterSet, LeadApiFilterSet
@@ -40,6 +40,8 @@ from leadfollow.api.serializers import (
     AbsenceSerializer,
     AssignmentSerializer,
     ContactAttemptSerializer,
+    ErasureRequestSerializer,
+    ErasureResultSerializer,
     IntakeAcceptedSerializer,
     IntakeResponseSerializer,
     IntakeSerializer,
@@ -47,12 +49,14 @@ from leadfollow.api.serializers import (
     LeadUpdateSerializer,
     MetricsQuerySerializer,
     OwnRepProfileSerializer,
+    PersonQuerySerializer,
     RepProfileSerializer,
     ScoringRuleSerializer,
     error_dict,
     has_nul,
 )
 from leadfollow.api.throttling import SourceRateThrottle
+from leadfollow.conf import lf_settings
 from leadfollow.intake import create_lead
 from leadfollow.models import (
     OPEN_STATUSES,
@@ -144,6 +148,10 @@ class LeadViewSet(
             "Authenticated by a source's API key or HMAC signature; the lead's source comes "
             "from the key. Fields other than those listed are kept in `attributes`. "
             "201: a new lead; 200: the lead this `external_id` (or e-mail) already reached; "
+            "Consent: `consent_purpose` and `consent_text` together (both required when the "
+            "site sets `REQUIRE_CONSENT`), `consent_at` defaults to now. A repeat e-mail is "
+            "attached to an open lead of the key's own source; only with "
+            "`API_DEDUPLICATE_ACROSS_SOURCES` also to another source's lead, answering "
             "202: attached to an open lead another source sent (its details are not shown). "
             "With an `Idempotency-Key` header, retries within 24 h get the first body again "
             "with 200 (header `Idempotent-Replayed: true`); the same key with another body "
@@ -296,14 +304,19 @@ def intake_payload(data) -> dict[str, Any]:
 @sensitive_variables("data")
 def _intake(data: dict[str, Any], source: str) -> idempotency.Outcome:
     try:
-        result = create_lead(data, source=source)
+        result = create_lead(
+            data,
+            source=source,
+            dedupe_within_source=not lf_settings.API_DEDUPLICATE_ACROSS_SOURCES,
+        )
     except DjangoValidationError as exc:
         return idempotency.Outcome(status.HTTP_400_BAD_REQUEST, error_dict(exc))
     lead = result.lead
     if lead.source != source:
-        # An open lead from another source has this e-mail: the submission is attached to
-        # it, but its id, owner and deadline are none of this sender's business (else any
-        # key could ask whether an address has an open lead, and with whom).
+        # Only with API_DEDUPLICATE_ACROSS_SOURCES: an open lead from another source has this
+        # e-mail. The submission is attached to it, but its id, owner and deadline are none
+        # of this sender's business. (The 202 itself still says "someone else's lead": which
+        # is why the setting is off by default and a key only ever meets its own leads.)
         body = IntakeAcceptedSerializer({"created": False, "attached": True}).data
         return idempotency.Outcome(status.HTTP_202_ACCEPTED, dict(body))
     body = IntakeResponseSerializer(
@@ -442,3 +455,99 @@ class MetricsView(APIView):
             Lead.objects.visible_to(request.user), **query.validated_data
         )
         return Response(report)
+
+
+# --- personal data -----------------------------------------------------------------------
+
+
+class _ManagersOnly(APIView):
+    permission_classes = [permissions.IsAuthenticated, IsManager]
+    parser_classes = [SafeJSONParser, FormParser]
+
+    def get_authenticators(self):
+        return user_authenticators()
+
+    @staticmethod
+    def _leads(person: dict[str, Any]) -> list[int]:
+        try:
+            return privacy.find_leads(email=person.get("email"), lead_id=person.get("lead"))
+        except privacy.PrivacyError as error:
+            raise ValidationError({"non_field_errors": [str(error)]}) from error
+
+
+class ErasureView(_ManagersOnly):
+    """Erase a person's data: every lead with an e-mail address, or one lead (managers)."""
+
+    @extend_schema(
+        tags=["personal data"],
+        summary="Erase a person's personal data (managers)",
+        description=(
+            "Replaces the personal fields of the leads found (and of their submissions, "
+            "attempt notes, hand-back notes and every other registered record) with a "
+            "tombstone; received, assigned, first contacted, status, score, source and "
+            "owner stay, so the metrics do not change. Open leads are refused with 409 "
+            "unless `force`. A second erasure changes nothing and answers 200 with zero "
+            "records. Writes an ErasureRecord (who, when, counts; nothing personal)."
+        ),
+        request=ErasureRequestSerializer,
+        responses={
+            200: ErasureResultSerializer,
+            400: OpenApiResponse(description="Neither or both of email and lead."),
+            404: OpenApiResponse(description="No lead found."),
+            409: OpenApiResponse(description="A lead found is still open; send force."),
+        },
+    )
+    @sensitive_variables("request_data")
+    def post(self, request):
+        request._request.sensitive_post_parameters = "__ALL__"
+        request_data = ErasureRequestSerializer(data=request.data)
+        request_data.is_valid(raise_exception=True)
+        options = request_data.validated_data
+        lead_ids = self._leads(options)
+        if not lead_ids:
+            return Response({"detail": _("No lead found.")}, status=status.HTTP_404_NOT_FOUND)
+        try:
+            result = privacy.erase(
+                lead_ids,
+                actor=request.user,
+                via=privacy.ErasureVia.API,
+                force=options["force"],
+                dry_run=options["dry_run"],
+            )
+        except privacy.LeadsStillOpen as error:
+            body = {"detail": str(error), "open_lead_ids": error.lead_ids}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(ErasureResultSerializer(result).data)
+
+
+class ExportView(_ManagersOnly):
+    """Everything held about a person, as JSON (managers)."""
+
+    @extend_schema(
+        tags=["personal data"],
+        summary="Export a person's data (subject access, managers)",
+        description=(
+            "Every registered record about the leads with this e-mail address (or this "
+            "lead): the leads, repeat submissions, contact attempts, assignment history "
+            "and reminders, all columns. Reps appear by name, or as “rep 1”, “rep 2”… "
+            "when the site sets `EXPORT_PSEUDONYMISE_REPS`. A POST, so the address stays "
+            "out of URLs and access logs."
+        ),
+        request=PersonQuerySerializer,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="Neither or both of email and lead."),
+            404: OpenApiResponse(description="No lead found."),
+        },
+    )
+    @sensitive_variables("query", "person")
+    def post(self, request):
+        request._request.sensitive_post_parameters = "__ALL__"
+        query = PersonQuerySerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        person = query.validated_data
+        lead_ids = self._leads(person)
+        if not lead_ids:
+            return Response({"detail": _("No lead found.")}, status=status.HTTP_404_NOT_FOUND)
+        document = privacy.export_leads(lead_ids)
+        return Response({"email": person.get("email", "").lower() or None, **document})

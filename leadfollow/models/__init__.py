@@ -3,6 +3,7 @@ from leadfollow.models.assignment import Assignment, AssignmentReason
 from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
 from leadfollow.models.coldlead import ColdLead
 from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus, Submission
+from leadfollow.models.privacy import ErasureRecord, ErasureVia
 from leadfollow.models.reminders import Reminder, ReminderKind
 from leadfollow.models.reps import Absence, PauseReason, RepProfile
 from leadfollow.models.routing import RoutingRule
@@ -24,6 +25,8 @@ __all__ = [
     "DeliveryStatus",
     "ColdLead",
     "ContactAttempt",
+    "ErasureRecord",
+    "ErasureVia",
     "IdempotencyRecord",
     "Lead",
     "LeadQuerySet",

@@ -156,6 +156,11 @@ class Lead(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW
     )
+    # Consent given at intake (optional unless LEADFOLLOW["REQUIRE_CONSENT"]): what for, the
+    # wording the person agreed to, and when. Not personal data: kept after erasure as proof.
+    consent_purpose = models.CharField(_("consent purpose"), max_length=200, blank=True)
+    consent_text = models.TextField(_("consent wording"), blank=True)
+    consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -174,6 +179,8 @@ class Lead(models.Model):
     reassignment_count = models.PositiveIntegerField(_("reassignments"), default=0)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Set by leadfollow.privacy.erase(): personal fields were replaced by a tombstone.
+    erased_at = models.DateTimeField(_("personal data erased at"), null=True, blank=True)
 
     objects = LeadQuerySet.as_manager()
 
@@ -249,6 +256,9 @@ class Submission(models.Model):
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     message = models.TextField(_("message"), blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    consent_purpose = models.CharField(_("consent purpose"), max_length=200, blank=True)
+    consent_text = models.TextField(_("consent wording"), blank=True)
+    consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("repeat submission")
