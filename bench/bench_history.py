@@ -32,7 +32,7 @@ LEADS_SQL = """
 INSERT INTO leadfollow_lead (name, email, phone, company, message, source, external_id,
     attributes, status, owner_id, received_at, assigned_at, first_response_due,
     first_contacted_at, last_contacted_at, next_follow_up_at, score, reassignment_count,
-    escalated_at, updated_at)
+    escalated_at, updated_at, consent_purpose, consent_text)
 SELECT 'Lead ' || i, 'lead' || i || '@example.org', '', '', '',
     (ARRAY['web','ads','partner'])[1 + i %% 3], NULL, '{"pages": 3}'::jsonb,
     CASE WHEN %(overdue)s THEN 'new'
@@ -46,7 +46,7 @@ SELECT 'Lead ' || i, 'lead' || i || '@example.org', '', '', '',
          ELSE now() - (i || ' minutes')::interval + interval '1 hour' END,
     CASE WHEN %(overdue)s OR i %% 1000 < 3 THEN NULL
          ELSE now() - (i || ' minutes')::interval + interval '20 minutes' END,
-    NULL, NULL, i %% 50, 0, NULL, now()
+    NULL, NULL, i %% 50, 0, NULL, now(), '', ''
 FROM generate_series(1, %(count)s) AS i
 """
 ASSIGNMENTS_SQL = """
@@ -90,7 +90,7 @@ def worker(database: str, count: int, intakes: int) -> None:
     first_user = min(r.user_id for r in reps)
     seed(connection, count=count, first_user=first_user)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
     lf = {**settings.LEADFOLLOW, "NOTIFY_ON_ASSIGNMENT": False, "PAUSE_AFTER_MISSES": None}
     print(json.dumps({"ready": Lead_count(connection)}), flush=True)
     n = 0

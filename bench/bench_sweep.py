@@ -132,7 +132,7 @@ def main() -> None:
     started = time.perf_counter()
     seed(connection, count=args.history, first_user=first_user)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
     print(f"seeded {args.history:,} leads in {time.perf_counter() - started:.1f} s", flush=True)
 
     lf = {

@@ -183,7 +183,8 @@ register("leadfollow.Submission", ["message", "external_id", "attributes"], lead
 register("leadfollow.ContactAttempt", ["note"], lead="lead")
 register("leadfollow.Assignment", ["note"], lead="lead")  # hand-back reasons
 register("leadfollow.Reminder", [], lead="lead")  # the e-mail ledger: ids and times only
-register("leadfollow.WebhookDelivery", ["payload", "error"], lead="lead")  # event snapshots
+# Event snapshots of the lead's own fields (exported with the lead itself); erased with it.
+register("leadfollow.WebhookDelivery", ["payload", "error"], lead="lead", export=False)
 register("django_q.Task", ["result"], rows=_failed_task_rows, export=False)
 register("admin.LogEntry", ["object_repr"], rows=_admin_log_rows, export=False)
 

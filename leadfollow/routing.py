@@ -327,7 +327,7 @@ def open_load_of_rep() -> Coalesce:
         .filter(owner_id=OuterRef("user_id"))
         .order_by()
         .values("owner_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .values("n")
     )
     return Coalesce(Subquery(per_rep), 0)
@@ -343,7 +343,7 @@ def open_loads(user_ids: Collection | None = None) -> dict[int, int]:
     if user_ids is not None:
         leads = leads.filter(owner_id__in=user_ids)
     return dict(
-        leads.order_by().values("owner_id").annotate(n=Count("id")).values_list("owner_id", "n")
+        leads.order_by().values("owner_id").annotate(n=Count("*")).values_list("owner_id", "n")
     )
 
 

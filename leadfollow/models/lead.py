@@ -195,6 +195,13 @@ class Lead(models.Model):
             ),
         ]
         indexes = [
+            # Rep load (what capacity counts): open, uncontacted leads per owner, counted per
+            # rep under the rep's lock at intake. Small: only open uncontacted rows.
+            models.Index(
+                fields=["owner"],
+                condition=Q(first_contacted_at__isnull=True, status__in=["new", "working"]),
+                name="leadfollow_lead_load_idx",
+            ),
             # The sweep and the cold list: open, uncontacted, by deadline.
             models.Index(
                 fields=["first_response_due"],
