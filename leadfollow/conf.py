@@ -72,6 +72,44 @@ DEFAULTS: dict[str, Any] = {
     "URGENCY_HALF_LIFE_HOURS": 1.0,
     "URGENCY_MINUTES_PER_POINT": 0.25,
     "RESCORE_BATCH_SIZE": 5000,  # leads per UPDATE when rules change
+    # Engagement (leadfollow.engagement; docs/engagement.md). Each event earns its type's
+    # points, halving every ENGAGEMENT_HALF_LIFE_DAYS; events older than
+    # ENGAGEMENT_WINDOW_DAYS earn nothing. Added to the profile score, with EngagementRules.
+    "ENGAGEMENT_POINTS": {
+        "page_view": 1,
+        "pricing_view": 5,
+        "email_open": 1,
+        "email_click": 3,
+        "form_repeat": 10,
+        "meeting_booked": 20,
+        "custom": 1,
+    },
+    "ENGAGEMENT_HALF_LIFE_DAYS": 7.0,
+    "ENGAGEMENT_WINDOW_DAYS": 90,
+    "ENGAGEMENT_BATCH_SIZE": 1000,  # leads per transaction of the hourly decay pass
+    "MAX_EVENT_BATCH": 500,  # events per POST to the event intake API
+    "MAX_EVENT_PROPERTIES_BYTES": 4 * 1024,
+    # Heating up: an event lifting a lead across HOT_SCORE_THRESHOLD, or raising its score
+    # by HEATING_UP_JUMP points at once (None: off), alerts its owner once; the lead stays
+    # "heated" for at least HEATING_UP_COOLDOWN_HOURS and until it falls below the threshold.
+    "HEATING_UP_JUMP": None,
+    "HEATING_UP_COOLDOWN_HOURS": 24,
+    # A contacted lead not contacted for this long that heats up gets a follow-up due now.
+    "HEATING_UP_QUIET_HOURS": 24,
+    "HEATED_UP_MARK_MINUTES": 60,  # the rep queue marks leads heated up this recently
+    # Host-site tracking (leadfollow.tracking.TrackingMiddleware): off unless enabled; never
+    # for a Do-Not-Track or Global-Privacy-Control browser; only with the consent cookie's
+    # value "1"/"true"/"yes" (None: the site asks for consent elsewhere, e.g. it only
+    # serves leads who agreed). Events: page_view, or the type of the first matching
+    # TRACKING_PAGES prefix, e.g. {"/pricing/": "pricing_view"}.
+    "TRACKING_ENABLED": False,
+    "TRACKING_CONSENT_COOKIE": "leadfollow_consent",
+    "TRACKING_COOKIE_NAME": "leadfollow_lead",
+    "TRACKING_COOKIE_MAX_AGE_DAYS": 180,
+    "TRACKING_TOKEN_MAX_AGE_DAYS": 30,  # signed tokens on links in leadfollow's e-mails
+    "TRACKING_PAGES": {},
+    "TRACKING_EXCLUDE_PREFIXES": ["/admin/", "/static/", "/media/"],
+    "TRACKING_DEDUPE_MINUTES": 10,  # a reload of the same page within this counts once
 }
 
 

@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from leadfollow import ownership, signals
+from leadfollow import engagement, ownership, signals
 from leadfollow.conf import lf_settings
 from leadfollow.jsonsafety import SafeJSONField, validate_json_value
-from leadfollow.models import Lead, Submission
+from leadfollow.models import EventType, Lead, Submission
 from leadfollow.notifications import first_touch_on_commit
 from leadfollow.scoring import score_lead
 
@@ -204,7 +204,7 @@ def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
     )
     if lead is None:
         return None
-    Submission.objects.create(
+    submission = Submission.objects.create(
         lead=lead,
         source=cleaned["source"],
         external_id=cleaned["external_id"],
@@ -223,4 +223,10 @@ def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
             setattr(lead, field, cleaned[field])
     lead.score = score_lead(lead)
     lead.save(update_fields=["attributes", "phone", "company", "score", "updated_at"])
+    # Coming back is interest: a form_repeat event (behaviour points, maybe heating up).
+    engagement.record_event(
+        lead, EventType.FORM_REPEAT, source=engagement.INTERNAL_SOURCE, now=now,
+        idempotency_id=f"submission-{submission.pk}", properties={"source": cleaned["source"]},
+    )  # fmt: skip
+    lead.refresh_from_db()
     return lead

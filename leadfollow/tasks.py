@@ -43,6 +43,12 @@ def rescore_open_leads() -> int:
     return rescore()
 
 
+def decay_engagement() -> int:
+    from leadfollow.engagement import decay_engagement as decay
+
+    return decay(timezone.now())
+
+
 def send_first_touch(lead_id: int) -> bool:
     from leadfollow.notifications import send_first_touch as send
 

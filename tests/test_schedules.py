@@ -15,6 +15,7 @@ def test_ensure_schedules_creates_the_sweep_every_minute_and_the_daily_purge():
     assert [(e.name, e.created) for e in ensure_schedules()] == [
         ("leadfollow.sweep", True),
         ("leadfollow.purge", True),
+        ("leadfollow.engagement_decay", True),
     ]
     schedule = Schedule.objects.get(name="leadfollow.sweep")
     assert schedule.func == "leadfollow.tasks.sweep"
@@ -29,8 +30,8 @@ def test_ensure_schedules_creates_the_sweep_every_minute_and_the_daily_purge():
 def test_ensure_schedules_is_idempotent_and_repairs_edits():
     ensure_schedules()
     Schedule.objects.filter(name="leadfollow.sweep").update(minutes=15, func="old.path")
-    assert [e.created for e in ensure_schedules()] == [False, False]
-    assert [e.created for e in ensure_schedules()] == [False, False]
+    assert [e.created for e in ensure_schedules()] == [False, False, False]
+    assert [e.created for e in ensure_schedules()] == [False, False, False]
     schedule = Schedule.objects.get(name="leadfollow.sweep")
     assert (schedule.minutes, schedule.func) == (1, "leadfollow.tasks.sweep")
 
@@ -48,8 +49,10 @@ def test_management_command_prints_what_it_did(capsys):
     assert capsys.readouterr().out.splitlines() == [
         "created schedule leadfollow.sweep",
         "created schedule leadfollow.purge",
+        "created schedule leadfollow.engagement_decay",
         "updated schedule leadfollow.sweep",
         "updated schedule leadfollow.purge",
+        "updated schedule leadfollow.engagement_decay",
     ]
 
 

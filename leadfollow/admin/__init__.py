@@ -1,5 +1,6 @@
 from leadfollow.admin.apikeys import ApiKeyAdmin
 from leadfollow.admin.coldleads import ColdLeadAdmin
+from leadfollow.admin.engagement import EngagementEventAdmin, EngagementRuleAdmin
 from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdmin
 from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
 from leadfollow.admin.routing import RoutingRuleAdmin
@@ -11,6 +12,8 @@ __all__ = [
     "AssignmentAdmin",
     "ColdLeadAdmin",
     "ContactAttemptAdmin",
+    "EngagementEventAdmin",
+    "EngagementRuleAdmin",
     "LeadAdmin",
     "RepProfileAdmin",
     "RoutingRuleAdmin",

@@ -171,6 +171,12 @@ class Lead(models.Model):
     last_contacted_at = models.DateTimeField(_("last contacted at"), null=True, blank=True)
     next_follow_up_at = models.DateTimeField(_("next follow-up at"), null=True, blank=True)
     score = models.IntegerField(_("score"), default=0)
+    # The part of ``score`` earned by behaviour (engagement events: count rules and the
+    # decaying engagement score); leadfollow.engagement keeps both current.
+    engagement_score = models.IntegerField(_("engagement score"), default=0, editable=False)
+    # When the lead last heated up (an event lifted it across HOT_SCORE_THRESHOLD or by
+    # HEATING_UP_JUMP); cleared when it cools down again.
+    heated_up_at = models.DateTimeField(_("heated up at"), null=True, blank=True, editable=False)
     reassignment_count = models.PositiveIntegerField(_("reassignments"), default=0)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -213,6 +219,12 @@ class Lead(models.Model):
                 fields=["received_at"],
                 include=["first_contacted_at", "owner", "source"],
                 name="leadfollow_lead_report_idx",
+            ),
+            # The decay pass: only leads with behaviour points or a heat-up to revisit.
+            models.Index(
+                fields=["id"],
+                condition=~Q(engagement_score=0) | Q(heated_up_at__isnull=False),
+                name="leadfollow_lead_engaged_idx",
             ),
             models.Index(
                 fields=["next_follow_up_at"],
