@@ -228,10 +228,13 @@ class _DecayedMilli(VendorFunc):
 
     def as_sqlite(self, compiler, connection, **extra):
         (w_sql, w_params), (t_sql, t_params) = self._parts(compiler)
-        # Django stores datetimes in SQLite as UTC text; strftime('%s') gives whole seconds.
+        # Django stores datetimes in SQLite as UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        # The first 19 characters: strftime() rounds fractions to milliseconds, so
+        # ".99966" would count as the next second.
         sql = (
             f"CAST(FLOOR(({w_sql}) * POWER(0.5, MIN("
-            f"CAST(MAX(%s - CAST(STRFTIME('%%s', {t_sql}) AS INTEGER), 0) AS REAL)"
+            f"CAST(MAX(%s - CAST(STRFTIME('%%s', SUBSTR({t_sql}, 1, 19)) AS INTEGER), 0)"
+            f" AS REAL)"
             f" / %s, %s))) AS INTEGER)"
         )
         params = (*w_params, self.now_seconds, *t_params, self.half_life_seconds, MAX_EXPONENT)
