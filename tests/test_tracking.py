@@ -140,3 +140,28 @@ def test_only_successful_html_gets_count():
     client.get("/no-such-page/")  # 404
     client.post(PAGE, {})  # not a GET
     assert not EngagementEvent.objects.exists()
+
+
+@override_settings(
+    LEADFOLLOW={**ON, "HOT_SCORE_THRESHOLD": 50, "TRACKING_PAGES": {"/pricing/": "pricing_view"}}
+)
+def test_the_readme_example_a_pricing_page_view_makes_a_lead_hot_and_pages_its_rep(
+    rep, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from tests.factories import ScoringRuleFactory
+
+    ScoringRuleFactory(field_path="company", operator="eq", value="ACME", points=46)
+    jo = visitor()  # her browser has the site's consent cookie
+    with django_capture_on_commit_callbacks(execute=True):
+        jo.post(PAGE, {"name": "Jo", "email": "jo@example.com", "company": "ACME"})
+    lead = Lead.objects.get()
+    assert (lead.score, lead.owner) == (46, rep.user)
+    mail.outbox.clear()  # the assignment e-mail
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jo.get("/pricing/").status_code == 200
+    lead.refresh_from_db()
+    assert lead.score == 51 and lead.heated_up_at is not None
+    assert [m.subject for m in mail.outbox] == ["Heating up: Jo is showing interest now"]
+    assert mail.outbox[0].to == [rep.user.email]
