@@ -344,20 +344,29 @@ def _write_scores(leads: Sequence[Lead], now: datetime) -> None:
         )
 
 
-def refresh_leads(lead_ids: Iterable[int], *, now: datetime) -> list[Lead]:
-    """Recompute the behaviour points of these leads after new events, under row locks,
-    and react to the ones that heat up. A constant number of statements for any number
-    of leads (plus a move for each heated lead whose owner is away). Returns the leads
-    that heated up. Call inside ``transaction.atomic()``."""
+def _locking(queryset):
+    """Row locks in primary-key order (concurrent batches queue, never deadlock). NO KEY
+    UPDATE: new events' foreign keys hold KEY SHARE locks on their leads, which a plain
+    FOR UPDATE would wait for."""
+    return queryset.order_by("pk").select_for_update(of=("self",), no_key=True)
+
+
+def refresh_leads(lead_ids: Iterable[int], *, now: datetime, locked: bool = False) -> list[Lead]:
+    """Recompute the behaviour points of these leads after new events, under row locks
+    (taken here unless ``locked``: the caller holds them), and react to the ones that heat
+    up. A constant number of statements for any number of leads (plus a move for each
+    heated lead whose owner is away). Returns the leads that heated up. Call inside
+    ``transaction.atomic()``."""
     ids = sorted(set(lead_ids))
     if not ids:
         return []
     scorer = Scorer.current(now)
+    if not locked:
+        list(_locking(Lead.objects.filter(pk__in=ids)).values_list("pk", flat=True))
+    # A statement after the lock: under READ COMMITTED its snapshot sees the events of
+    # every batch that held these rows before us (the locking statement's would not).
     leads = list(
-        Lead.objects.filter(pk__in=ids)
-        .select_for_update(of=("self",))
-        .order_by("pk")
-        .annotate(new_engagement=scorer.expression())
+        Lead.objects.filter(pk__in=ids).order_by("pk").annotate(new_engagement=scorer.expression())
     )
     changed, heated = [], []
     for lead in leads:
@@ -439,12 +448,15 @@ def decay_engagement(now: datetime | None = None, *, batch_size: int | None = No
     changed_total, last_pk = 0, 0
     while True:
         with transaction.atomic():
+            locking = _locking(candidates.filter(pk__gt=last_pk)).select_for_update(
+                skip_locked=True, of=("self",), no_key=True
+            )
+            ids = list(locking.values_list("pk", flat=True)[:batch_size])
             rows = list(
-                candidates.filter(pk__gt=last_pk)
+                Lead.objects.filter(pk__in=ids)
                 .order_by("pk")
-                .select_for_update(skip_locked=True, of=("self",))
                 .annotate(new_engagement=scorer.expression())
-                .only("pk", "score", "engagement_score", "heated_up_at")[:batch_size]
+                .only("pk", "score", "engagement_score", "heated_up_at")
             )
             changed = []
             for lead in rows:
@@ -460,9 +472,9 @@ def decay_engagement(now: datetime | None = None, *, batch_size: int | None = No
                 changed.append(lead)
             _write_scores(changed, now)
         changed_total += len(changed)
-        if len(rows) < batch_size:
+        if len(ids) < batch_size:
             return changed_total
-        last_pk = rows[-1].pk
+        last_pk = ids[-1]
 
 
 # --- recording events --------------------------------------------------------------------------
@@ -603,10 +615,9 @@ def _resolve(cleaned: Sequence[_Clean]) -> dict[tuple[str, Any], int]:
         return {}
     found: dict[tuple[str, Any], int] = {}
     best_by_email: dict[str, tuple] = {}
-    rows = (
-        Lead.objects.filter(condition)
-        .order_by()
-        .values_list("pk", "email", "source", "external_id", "status", "received_at")
+    # Locked here, before the events go in (see refresh_leads).
+    rows = _locking(Lead.objects.filter(condition)).values_list(
+        "pk", "email", "source", "external_id", "status", "received_at"
     )
     for pk, email, lead_source, external_id, status, received_at in rows:
         if pk in ids:
@@ -663,7 +674,7 @@ def record_events(
         except IntegrityError:
             if attempt:  # a concurrent twin of the twin: let the caller retry the request
                 raise
-    refresh_leads({event.lead_id for event in stored}, now=now)
+    refresh_leads({event.lead_id for event in stored}, now=now, locked=True)
     return results  # type: ignore[return-value]
 
 
@@ -721,7 +732,7 @@ def record_event(
         lead=lead, type=event_type, occurred_at=now, recorded_at=now, source=source,
         idempotency_id=idempotency_id, properties=properties or {},
     )  # fmt: skip
-    refresh_leads([lead.pk], now=now)
+    refresh_leads([lead.pk], now=now, locked=True)
 
 
 # --- keeping scores current when rules change --------------------------------------------

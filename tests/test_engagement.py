@@ -415,3 +415,40 @@ def test_ages_count_whole_seconds_alike_in_python_and_sql(clock):
     python = scorer.points(lead.engagement_events.values_list("type", "occurred_at"))
     sql = Lead.objects.annotate(e=scorer.expression()).get(pk=lead.pk).e
     assert python == sql == 0  # one second old: 0.99998 points, rounded down
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_the_same_leads_neither_deadlock_nor_lose_points():
+    """Each batch's event INSERTs take KEY SHARE locks on the leads, in any order; the
+    rescore's row locks must not wait on them (NO KEY UPDATE), and every point counts."""
+    import threading
+
+    from django.db import transaction
+
+    leads = [LeadFactory() for _ in range(20)]
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def deliver(n: int):
+        try:
+            order = leads if n % 2 else leads[::-1]
+            events = [{"lead_id": lead.pk, "type": "email_click", "id": f"{n}-{lead.pk}"}
+                      for lead in order]  # fmt: skip
+            barrier.wait()
+            with transaction.atomic():
+                results = engagement.record_events(events, source="esp")
+            assert {r.status for r in results} == {201}
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert EngagementEvent.objects.count() == 80
+    assert set(Lead.objects.values_list("engagement_score", "score")) == {(12, 12)}
