@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # after intake, recorded as an automated contact attempt.
     "FIRST_TOUCH_EMAIL": False,
     "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
+    # A link the first-touch e-mail offers (e.g. "https://example.com/pricing/"); with
+    # TRACKING_ENABLED it carries the lead's signed token (leadfollow.tracking).
+    "FIRST_TOUCH_LINK": None,
     # API intake (leadfollow.api): signed requests older or newer than this are refused,
     # and a signature is remembered (in the database) twice this long to refuse replays.
     "API_SIGNATURE_MAX_AGE_SECONDS": 300,

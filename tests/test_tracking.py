@@ -165,3 +165,26 @@ def test_the_readme_example_a_pricing_page_view_makes_a_lead_hot_and_pages_its_r
     assert lead.score == 51 and lead.heated_up_at is not None
     assert [m.subject for m in mail.outbox] == ["Heating up: Jo is showing interest now"]
     assert mail.outbox[0].to == [rep.user.email]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_first_touch_email_link_carries_the_token_only_when_tracking_is_on(
+    rep, enabled, django_capture_on_commit_callbacks
+):
+    import re
+
+    from django.core import mail
+
+    from leadfollow.intake import create_lead
+
+    config = {**ON, "TRACKING_ENABLED": enabled, "FIRST_TOUCH_EMAIL": True,
+              "FIRST_TOUCH_LINK": "http://testserver/pricing/"}  # fmt: skip
+    with override_settings(LEADFOLLOW=config):
+        with django_capture_on_commit_callbacks(execute=True):
+            lead = create_lead({"name": "Jo", "email": "jo@example.com"}).lead
+        (message,) = [m for m in mail.outbox if m.to == ["jo@example.com"]]
+        link = re.search(r"http://testserver/pricing/\S*", message.body).group()
+        assert ("lf_t=" in link) is enabled
+        visitor().get(link)
+    events = list(EngagementEvent.objects.filter(lead=lead).values_list("type", flat=True))
+    assert sorted(events) == (["email_click", "page_view"] if enabled else [])
