@@ -452,3 +452,33 @@ def test_concurrent_batches_over_the_same_leads_neither_deadlock_nor_lose_points
     assert errors == []
     assert EngagementEvent.objects.count() == 80
     assert set(Lead.objects.values_list("engagement_score", "score")) == {(12, 12)}
+
+
+@pytest.mark.parametrize("batch_size", [2, 1000])
+def test_the_decay_pass_rewrites_only_the_rows_whose_score_changes(clock, batch_size):
+    from tests.test_scoring import rows_written
+
+    fading = LeadFactory.create_batch(3)
+    steady = LeadFactory.create_batch(2)  # a rule's points that do not decay within the day
+    LeadFactory.create_batch(2)  # never engaged
+    EngagementRule.objects.create(
+        name="Booked", event_type="meeting_booked", within_days=90, points=30
+    )
+    for lead in fading:
+        EngagementEvent.objects.create(lead=lead, type="pricing_view", source="t")
+    for lead in steady:
+        EngagementEvent.objects.create(
+            lead=lead,
+            type="meeting_booked",
+            source="t",
+            occurred_at=timezone.now() - timedelta(days=80),
+        )
+    decay_engagement(batch_size=batch_size)
+    assert {Lead.objects.get(pk=lead.pk).engagement_score for lead in steady} == {30}
+    clock.shift(timedelta(days=1))
+    changed, written = rows_written(lambda: decay_engagement(batch_size=batch_size))
+    assert changed == 3
+    assert len(written) == 3
+    if connection.vendor == "postgresql":
+        assert written == {lead.pk for lead in fading}
+    assert rows_written(lambda: decay_engagement(batch_size=batch_size)) == (0, set())
