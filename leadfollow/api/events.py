@@ -27,20 +27,20 @@ class EventSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=EventType.choices)
     occurred_at = serializers.DateTimeField(
-        required=False, help_text="ISO 8601 with a UTC offset; default: now."
+        required=False, help_text=_("ISO 8601 with a UTC offset; default: now.")
     )
     id = serializers.CharField(
         required=False, max_length=128,
-        help_text="Your id for the event: the same id from your source is stored once.",
+        help_text=_("Your id for the event: the same id from your source is stored once."),
     )  # fmt: skip
-    properties = serializers.DictField(required=False, help_text="Any JSON object (≤ 4 KB).")
-    lead_id = serializers.IntegerField(required=False, help_text="Name the lead by its id, …")
-    email = serializers.EmailField(required=False, help_text="… or by its e-mail address, …")
+    properties = serializers.DictField(required=False, help_text=_("Any JSON object (≤ 4 KB)."))
+    lead_id = serializers.IntegerField(required=False, help_text=_("Name the lead by its id, …"))
+    email = serializers.EmailField(required=False, help_text=_("… or by its e-mail address, …"))
     external_id = serializers.CharField(
-        required=False, help_text="… or by its external id in lead_source."
+        required=False, help_text=_("… or by its external id in lead_source.")
     )
     lead_source = serializers.CharField(
-        required=False, help_text="The source of external_id; default: your key's source."
+        required=False, help_text=_("The source of external_id; default: your key's source.")
     )
 
 
@@ -50,7 +50,7 @@ class EventBatchSerializer(serializers.Serializer):
 
 class EventResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.IntegerField(help_text="201 stored, 200 duplicate, 404, 422.")
+    status = serializers.IntegerField(help_text=_("201 stored, 200 duplicate, 404, 422."))
     id = serializers.IntegerField(required=False)
     duplicate = serializers.BooleanField(required=False)
     detail = serializers.CharField(required=False)
