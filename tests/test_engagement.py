@@ -11,6 +11,8 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from leadfollow import engagement
@@ -482,3 +484,40 @@ def test_the_decay_pass_rewrites_only_the_rows_whose_score_changes(clock, batch_
     if connection.vendor == "postgresql":
         assert written == {lead.pk for lead in fading}
     assert rows_written(lambda: decay_engagement(batch_size=batch_size)) == (0, set())
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False,
+    allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["page_view", "custom", "PAGE_VIEW", ""]) | JSON,
+        "lead_id": st.integers(-5, 2**64) | JSON,
+        "email": st.sampled_from(["fuzz@example.com", "a@b", "@", "x" * 300]) | JSON,
+        "external_id": JSON,
+        "lead_source": JSON,
+        "id": JSON,
+        "occurred_at": st.sampled_from(["2026-11-23T09:00:00Z", "2026-11-23T09:00:00",
+                                        "2026-13-40T99:00Z", "\x00"]) | JSON,
+        "properties": JSON,
+    },
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.one_of(FIELDS, st.lists(FIELDS | JSON, max_size=5), JSON))
+def test_any_json_body_is_answered_never_a_500(client, body):
+    lead = Lead.objects.filter(email="fuzz@example.com").first() or LeadFactory(
+        email="fuzz@example.com"
+    )
+    if isinstance(body, dict) and body.get("lead_id") == 0:
+        body["lead_id"] = lead.pk
+    response = post(client, body)
+    assert response.status_code in {200, 201, 400, 404, 422}, (body, response.content)
