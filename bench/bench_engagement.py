@@ -138,6 +138,19 @@ def bare_rows(events: list[dict], by_email: dict, by_external: dict) -> list[Eng
     return rows
 
 
+def hot_updates() -> tuple[int, int]:
+    """(updates, HOT updates) of the lead table so far (PostgreSQL's statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    time.sleep(0.6)  # the statistics are flushed at most once per 500 ms
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
+            [Lead._meta.db_table],
+        )
+        return cursor.fetchone()
+
+
 def post(client: APIClient, events: list[dict]):
     return client.post(
         "/api/events/", json.dumps({"events": events}), content_type="application/json"
@@ -176,6 +189,7 @@ def main() -> None:  # noqa: PLR0915 - one script
                 assert response.status_code == 200, response.content
                 print(f"  {size:>3} events: {len(captured)} queries")
 
+            hot_before = hot_updates()
             api_rates, bare_rates = [], []
             for _round in range(args.rounds):
                 batches = [batch(rows) for _ in range(args.batches)]
@@ -198,6 +212,9 @@ def main() -> None:  # noqa: PLR0915 - one script
             print(f"  bare bulk_create of the same rows:                     {floor:8.0f} events/s"
                   f"  (rounds {min(bare_rates):.0f}–{max(bare_rates):.0f})")  # fmt: skip
             print(f"  ratio API / bare: {api / floor:.2f}")
+            now_updated, now_hot = hot_updates()
+            updated, hot = now_updated - hot_before[0], now_hot - hot_before[1]
+            print(f"  lead rows updated in the rounds: {updated}, HOT {hot / max(updated, 1):.0%}")
 
             total = EngagementEvent.objects.count()
             start = time.perf_counter()

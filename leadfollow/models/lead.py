@@ -172,7 +172,8 @@ class Lead(models.Model):
     next_follow_up_at = models.DateTimeField(_("next follow-up at"), null=True, blank=True)
     score = models.IntegerField(_("score"), default=0)
     # The part of ``score`` earned by behaviour (engagement events: count rules and the
-    # decaying engagement score); leadfollow.engagement keeps both current.
+    # decaying engagement score); leadfollow.engagement keeps both current. Deliberately in
+    # no index (nor is heated_up_at): their frequent updates stay HOT (fillfactor 70).
     engagement_score = models.IntegerField(_("engagement score"), default=0, editable=False)
     # When the lead last heated up (an event lifted it across HOT_SCORE_THRESHOLD or by
     # HEATING_UP_JUMP); cleared when it cools down again.
@@ -219,12 +220,6 @@ class Lead(models.Model):
                 fields=["received_at"],
                 include=["first_contacted_at", "owner", "source"],
                 name="leadfollow_lead_report_idx",
-            ),
-            # The decay pass: only leads with behaviour points or a heat-up to revisit.
-            models.Index(
-                fields=["id"],
-                condition=~Q(engagement_score=0) | Q(heated_up_at__isnull=False),
-                name="leadfollow_lead_engaged_idx",
             ),
             models.Index(
                 fields=["next_follow_up_at"],
