@@ -521,3 +521,17 @@ def test_any_json_body_is_answered_never_a_500(client, body):
         body["lead_id"] = lead.pk
     response = post(client, body)
     assert response.status_code in {200, 201, 400, 404, 422}, (body, response.content)
+
+
+def test_the_management_command_runs_a_decay_pass(capsys):
+    from django.core.management import call_command
+
+    lead = LeadFactory()
+    EngagementEvent.objects.create(lead=lead, type="email_click", source="t")
+    call_command("leadfollow_engagement")
+    call_command("leadfollow_engagement")
+    assert capsys.readouterr().out.splitlines() == [
+        "engagement scores changed: 1",
+        "engagement scores changed: 0",
+    ]
+    assert Lead.objects.get(pk=lead.pk).score == 3
