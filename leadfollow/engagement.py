@@ -436,8 +436,9 @@ def react_to_heat_up(leads: Sequence[Lead], *, now: datetime) -> list[Reminder]:
 def decay_engagement(now: datetime | None = None, *, batch_size: int | None = None) -> int:
     """The periodic pass: recompute the behaviour points of every lead that has some, a
     heat-up to cool, or events in the window; write only the rows whose score (or heated
-    state) changes. Rows locked by an ingest are skipped (it computes them fresh). Decay
-    only lowers scores, so it never heats a lead up. Returns how many rows changed."""
+    state) changes. Rows locked by an ingest are skipped (it computes them fresh). Only
+    events heat a lead up, never the passing of time (a negative count rule that stops
+    applying can raise a score here, silently). Returns how many rows changed."""
     scorer = Scorer.current(now)
     now = scorer.now
     batch_size = batch_size or lf_settings.ENGAGEMENT_BATCH_SIZE
