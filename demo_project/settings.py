@@ -35,6 +35,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "leadfollow.middleware.RejectNulMiddleware",
+    # Page views of known leads (docs/engagement.md); inert unless TRACKING_ENABLED.
+    "leadfollow.tracking.TrackingMiddleware",
 ]
 
 ROOT_URLCONF = "demo_project.urls"

@@ -10,6 +10,7 @@ class LeadFollowConfig(AppConfig):
     def ready(self) -> None:
         from leadfollow import (
             checks,  # noqa: F401  registers the system checks
+            engagement,  # noqa: F401  refreshes behaviour points when its rules change
             rulecache,
             scoring,  # noqa: F401  rescores leads when rules change
         )

@@ -379,3 +379,72 @@ def check_webhooks_and_alerts(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def check_engagement(app_configs=None, **kwargs) -> list:
+    """Settings of engagement scoring, heating up and tracking: leadfollow.E080…E089."""
+    from leadfollow.models import EventType
+
+    errors: list = []
+    points = lf_settings.ENGAGEMENT_POINTS
+    if not isinstance(points, dict) or not all(
+        key in EventType.values and _number(value) and 0 <= value <= 10_000
+        for key, value in points.items()
+    ):
+        errors.append(
+            Error(
+                "LEADFOLLOW['ENGAGEMENT_POINTS'] must map event types to points from 0 to 10000.",
+                hint=f"Event types: {', '.join(EventType.values)}.",
+                id="leadfollow.E080",
+            )
+        )
+    half_life = lf_settings.ENGAGEMENT_HALF_LIFE_DAYS
+    if not _number(half_life) or not half_life > 0:
+        errors.append(
+            Error(
+                "LEADFOLLOW['ENGAGEMENT_HALF_LIFE_DAYS'] must be a positive number of days.",
+                id="leadfollow.E081",
+            )
+        )
+    for name in (
+        "ENGAGEMENT_WINDOW_DAYS", "ENGAGEMENT_BATCH_SIZE", "MAX_EVENT_BATCH",
+        "MAX_EVENT_PROPERTIES_BYTES", "HEATING_UP_COOLDOWN_HOURS", "HEATING_UP_QUIET_HOURS",
+        "HEATED_UP_MARK_MINUTES", "TRACKING_COOKIE_MAX_AGE_DAYS", "TRACKING_TOKEN_MAX_AGE_DAYS",
+        "TRACKING_DEDUPE_MINUTES",
+    ):  # fmt: skip
+        if not _positive_int(getattr(lf_settings, name)):
+            errors.append(
+                Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id="leadfollow.E082")
+            )
+    jump = lf_settings.HEATING_UP_JUMP
+    if jump is not None and not _positive_int(jump):
+        errors.append(
+            Error(
+                "LEADFOLLOW['HEATING_UP_JUMP'] must be None or a positive number of points.",
+                id="leadfollow.E083",
+            )
+        )
+    pages = lf_settings.TRACKING_PAGES
+    if not isinstance(pages, dict) or not all(
+        isinstance(prefix, str) and prefix.startswith("/") and kind in EventType.values
+        for prefix, kind in pages.items()
+    ):
+        errors.append(
+            Error(
+                "LEADFOLLOW['TRACKING_PAGES'] must map path prefixes to event types.",
+                hint='For example {"/pricing/": "pricing_view"}.',
+                id="leadfollow.E084",
+            )
+        )
+    if lf_settings.TRACKING_ENABLED and "leadfollow.tracking.TrackingMiddleware" not in getattr(
+        settings, "MIDDLEWARE", []
+    ):
+        errors.append(
+            Warning(
+                "LEADFOLLOW['TRACKING_ENABLED'] is on but TrackingMiddleware is not installed.",
+                hint='Add "leadfollow.tracking.TrackingMiddleware" to MIDDLEWARE.',
+                id="leadfollow.W080",
+            )
+        )
+    return errors

@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # after intake, recorded as an automated contact attempt.
     "FIRST_TOUCH_EMAIL": False,
     "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
+    # A link the first-touch e-mail offers (e.g. "https://example.com/pricing/"); with
+    # TRACKING_ENABLED it carries the lead's signed token (leadfollow.tracking).
+    "FIRST_TOUCH_LINK": None,
     # API intake (leadfollow.api): signed requests older or newer than this are refused,
     # and a signature is remembered (in the database) twice this long to refuse replays.
     "API_SIGNATURE_MAX_AGE_SECONDS": 300,
@@ -109,6 +112,44 @@ DEFAULTS: dict[str, Any] = {
     # only when True: that answer tells a key the address is someone else's lead. False:
     # a key's answers depend on its own source's leads only.
     "API_DEDUPLICATE_ACROSS_SOURCES": False,
+    # Engagement (leadfollow.engagement; docs/engagement.md). Each event earns its type's
+    # points, halving every ENGAGEMENT_HALF_LIFE_DAYS; events older than
+    # ENGAGEMENT_WINDOW_DAYS earn nothing. Added to the profile score, with EngagementRules.
+    "ENGAGEMENT_POINTS": {
+        "page_view": 1,
+        "pricing_view": 5,
+        "email_open": 1,
+        "email_click": 3,
+        "form_repeat": 10,
+        "meeting_booked": 20,
+        "custom": 1,
+    },
+    "ENGAGEMENT_HALF_LIFE_DAYS": 7.0,
+    "ENGAGEMENT_WINDOW_DAYS": 90,
+    "ENGAGEMENT_BATCH_SIZE": 1000,  # leads per transaction of the hourly decay pass
+    "MAX_EVENT_BATCH": 500,  # events per POST to the event intake API
+    "MAX_EVENT_PROPERTIES_BYTES": 4 * 1024,
+    # Heating up: an event lifting a lead across HOT_SCORE_THRESHOLD, or raising its score
+    # by HEATING_UP_JUMP points at once (None: off), alerts its owner once; the lead stays
+    # "heated" for at least HEATING_UP_COOLDOWN_HOURS and until it falls below the threshold.
+    "HEATING_UP_JUMP": None,
+    "HEATING_UP_COOLDOWN_HOURS": 24,
+    # A contacted lead not contacted for this long that heats up gets a follow-up due now.
+    "HEATING_UP_QUIET_HOURS": 24,
+    "HEATED_UP_MARK_MINUTES": 60,  # the rep queue marks leads heated up this recently
+    # Host-site tracking (leadfollow.tracking.TrackingMiddleware): off unless enabled; never
+    # for a Do-Not-Track or Global-Privacy-Control browser; only with the consent cookie's
+    # value "1"/"true"/"yes" (None: the site asks for consent elsewhere, e.g. it only
+    # serves leads who agreed). Events: page_view, or the type of the first matching
+    # TRACKING_PAGES prefix, e.g. {"/pricing/": "pricing_view"}.
+    "TRACKING_ENABLED": False,
+    "TRACKING_CONSENT_COOKIE": "leadfollow_consent",
+    "TRACKING_COOKIE_NAME": "leadfollow_lead",
+    "TRACKING_COOKIE_MAX_AGE_DAYS": 180,
+    "TRACKING_TOKEN_MAX_AGE_DAYS": 30,  # signed tokens on links in leadfollow's e-mails
+    "TRACKING_PAGES": {},
+    "TRACKING_EXCLUDE_PREFIXES": ["/admin/", "/static/", "/media/"],
+    "TRACKING_DEDUPE_MINUTES": 10,  # a reload of the same page within this counts once
 }
 
 

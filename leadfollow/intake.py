@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from leadfollow import ownership, signals
+from leadfollow import engagement, ownership, signals
 from leadfollow.conf import lf_settings
 from leadfollow.jsonsafety import SafeJSONField, validate_json_value
-from leadfollow.models import Lead, Submission
+from leadfollow.models import EventType, Lead, Submission
 from leadfollow.models.lead import OPEN_STATUSES
 from leadfollow.notifications import first_touch_on_commit
 from leadfollow.scoring import score_lead
@@ -294,7 +294,7 @@ def _earlier_leads(
 
 def _attach(lead: Lead, cleaned: dict[str, Any], now: datetime) -> Lead:
     """A second form from someone with an open lead extends that lead instead of a new one."""
-    Submission.objects.create(
+    submission = Submission.objects.create(
         lead=lead,
         source=cleaned["source"],
         external_id=cleaned["external_id"],
@@ -319,4 +319,10 @@ def _attach(lead: Lead, cleaned: dict[str, Any], now: datetime) -> Lead:
     lead.save(
         update_fields=["attributes", "phone", "company", "score", "updated_at", *CONSENT_FIELDS]
     )
+    # Coming back is interest: a form_repeat event (behaviour points, maybe heating up).
+    engagement.record_event(
+        lead, EventType.FORM_REPEAT, source=engagement.INTERNAL_SOURCE, now=now,
+        idempotency_id=f"submission-{submission.pk}", properties={"source": cleaned["source"]},
+    )  # fmt: skip
+    lead.refresh_from_db()
     return lead

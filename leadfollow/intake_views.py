@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.generic import FormView
 
-from leadfollow import ratelimit
+from leadfollow import ratelimit, tracking
 from leadfollow.conf import lf_settings
 from leadfollow.intake import LeadIntakeForm, create_lead
 
@@ -114,13 +114,15 @@ class ContactFormView(FormView):
         if form.cleaned_data.get(HONEYPOT):
             return self._thanks()  # a bot: discard silently, answer as for a person
         try:
-            create_lead(data, source=self.source)
+            result = create_lead(data, source=self.source)
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 for message in messages:
                     form.add_error(None if field not in form.fields else field, message)
             return self.form_invalid(form)
-        return self._thanks()
+        response = self._thanks()
+        tracking.remember_lead(self.request, response, result.lead.pk)  # only if opted in
+        return response
 
     def _thanks(self):
         return HttpResponseRedirect(f"{self.request.path}?sent=1")

@@ -282,7 +282,7 @@ def send_first_touch(lead_id: int) -> bool:
         if already.exists():
             return False
         rep = lead.owner
-        context = {"lead": lead, "rep": rep}
+        context = {"lead": lead, "rep": rep, "link": lf_settings.FIRST_TOUCH_LINK}
         _send("first_touch", context, [lead.email], reply_to=[rep.email] if rep else None)
         attempt = record_attempt(
             lead,

@@ -185,6 +185,7 @@ register("leadfollow.Assignment", ["note"], lead="lead")  # hand-back reasons
 register("leadfollow.Reminder", [], lead="lead")  # the e-mail ledger: ids and times only
 # Event snapshots of the lead's own fields (exported with the lead itself); erased with it.
 register("leadfollow.WebhookDelivery", ["payload", "error"], lead="lead", export=False)
+register("leadfollow.EngagementEvent", ["properties"], lead="lead")  # pages seen, mail clicks
 register("django_q.Task", ["result"], rows=_failed_task_rows, export=False)
 register("admin.LogEntry", ["object_repr"], rows=_admin_log_rows, export=False)
 
@@ -210,6 +211,10 @@ NOT_PERSONAL: dict[str, set[str]] = {
         "alert_secret",
     },
     "leadfollow.WebhookEndpoint": {"name", "url", "secret", "events"},
+    # The idempotency id is unique per source (it cannot be one tombstone); leadfollow's own
+    # ids hold only a lead id and a hash, and senders are told to send opaque ids.
+    "leadfollow.EngagementEvent": {"type", "source", "idempotency_id"},
+    "leadfollow.EngagementRule": {"name", "event_type", "note"},
     "leadfollow.WebhookDelivery": {"event_id", "event", "status"},
     "leadfollow.Absence": {"reason"},
     "leadfollow.RoutingRule": {"name", "sources", "attribute", "attribute_values"},

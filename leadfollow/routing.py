@@ -347,6 +347,16 @@ def open_loads(user_ids: Collection | None = None) -> dict[int, int]:
     )
 
 
+def available_now(user_ids: Collection, now: datetime) -> set[int]:
+    """The users among ``user_ids`` who could work a lead right now: accepting, present and
+    inside their working hours (capacity aside: it is about leads they already hold).
+    One query."""
+    if not user_ids:
+        return set()
+    profiles = RepProfile.objects.accepting().present(now).filter(user_id__in=user_ids)
+    return {p.user_id for p in profiles if is_open(now, rep_calendar(p))}
+
+
 def unavailability(profile: RepProfile, now: datetime, *, load: int | None = None) -> list[str]:
     """Why the rep cannot take a lead now, in words for a manager (empty: they can).
 

@@ -45,6 +45,13 @@ SCHEDULES = {
         "schedule_type": Schedule.DAILY,
         "repeats": -1,
     },
+    # Hourly: engagement scores decay (leadfollow.engagement.decay_engagement); writes only
+    # the leads whose score changes, so a quiet hour costs reads, not writes.
+    "leadfollow.engagement_decay": {
+        "func": "leadfollow.tasks.decay_engagement",
+        "schedule_type": Schedule.HOURLY,
+        "repeats": -1,
+    },
 }
 
 

@@ -42,6 +42,7 @@ from django.db.models import (
     Case,
     Count,
     Expression,
+    ExpressionWrapper,
     F,
     FloatField,
     Func,
@@ -179,7 +180,10 @@ def explain_score(
 
 
 def score_lead(lead: Lead, rules: Iterable[ScoringRule] | None = None) -> int:
-    return sum(points for _rule, points in explain_score(lead, rules))
+    """The rules' points plus the lead's stored behaviour points (``engagement_score``,
+    kept current by ``leadfollow.engagement``)."""
+    profile = sum(points for _rule, points in explain_score(lead, rules))
+    return profile + (lead.engagement_score or 0)
 
 
 # --- SQL: many leads ----------------------------------------------------------------------
@@ -434,17 +438,19 @@ def points_expression(rule: ScoringRule, points: int | None = None, probe: _Prob
     return Case(When(condition, then=Value(hit)), default=Value(miss), output_field=IntegerField())
 
 
-def score_expression(rules: Iterable[ScoringRule], probes: Mapping[str, _Probe] | None = None):
+def score_expression(
+    rules: Iterable[ScoringRule], probes: Mapping[str, _Probe] | None = None, engagement=None
+):
     """One SQL expression giving each lead's score under ``rules`` (all of them, active
-    or not: pass the ones that count). ``probes``: {path: probe} built elsewhere
+    or not: pass the ones that count) plus its stored behaviour points (``engagement``:
+    default the ``engagement_score`` column). ``probes``: {path: probe} built elsewhere
     (rescoring's derived table); by default each rule reads the lead's columns."""
     probes = probes or {}
     cases = [points_expression(rule, probe=probes.get(rule.field_path))
              for rule in rules if rule.points]  # fmt: skip
-    if not cases:
-        return Value(0, output_field=IntegerField())
+    cases.append(F("engagement_score") if engagement is None else engagement)
     if len(cases) == 1:
-        return cases[0]
+        return ExpressionWrapper(cases[0], output_field=IntegerField())
     # A flat "a + b + c" rather than nested pairs: 50 rules stay one level deep.
     return Func(*cases, template="(%(expressions)s)", arg_joiner=" + ",
                 output_field=IntegerField())  # fmt: skip
@@ -546,7 +552,9 @@ class PostgreSQLRescore:
         for n, path in enumerate(paths):
             columns, probes[path] = self._path_columns(n, path)
             level_b.update(columns)
-        score = score_expression(rules, probes)
+        score = score_expression(
+            rules, probes, engagement=_Ref("b", "engagement_score", IntegerField())
+        )
         # Only the columns some rule reads: a text path's number would cost a regex per row.
         used = {node.column for node in score.flatten() if isinstance(node, _Ref)}
         query = Lead.objects.all().query
@@ -603,7 +611,7 @@ class PostgreSQLRescore:
     def statement(self, batch: QuerySet[Lead], lower=None, upper=None) -> tuple[str, list]:
         """The UPDATE for ``batch``; ``lower`` < id <= ``upper`` bounds the target table
         too, so the join reads that range of the primary key whatever plan it picks."""
-        rows = batch.order_by().values("id", "score", *self.columns)
+        rows = batch.order_by().values("id", "score", "engagement_score", *self.columns)
         rows = rows.annotate(**{name: _JSONValue(attribute_keys(path))
                                 for path, name in self.jsonb.items()})  # fmt: skip
         a_sql, a_params = rows.query.sql_with_params()
@@ -617,7 +625,7 @@ class PostgreSQLRescore:
         sql = (
             f'UPDATE {table} SET "score" = "c"."new_score" FROM ('
             f'SELECT "b"."id", {self.score_sql} AS "new_score", "b"."score" AS "old_score" '
-            f'FROM (SELECT "a"."id", "a"."score", {self.b_sql} '
+            f'FROM (SELECT "a"."id", "a"."score", "a"."engagement_score", {self.b_sql} '
             f'FROM ({a_sql} OFFSET 0) AS "a" OFFSET 0) AS "b" OFFSET 0) AS "c" '
             f'WHERE {table}."id" = "c"."id"{bounds} '
             f'AND "c"."old_score" IS DISTINCT FROM "c"."new_score"'

@@ -12,6 +12,9 @@ lead_reassigned = Signal()
 lead_contacted = Signal()
 # A lead was escalated to managers after repeated misses. args: lead, assignment
 lead_escalated = Signal()
+# An engagement event lifted a lead across HOT_SCORE_THRESHOLD (or by HEATING_UP_JUMP).
+# args: lead, reminder (the heating_up Reminder e-mailed to the owner; None without owner)
+lead_heated_up = Signal()
 
 # Sent by the notification tasks (django-q2 workers, after the e-mail, outside any
 # transaction), once per message even if the task runs twice: hook Slack or SMS here.

@@ -75,6 +75,13 @@ def rescore_open_leads() -> int:
 
 
 @ids_only
+def decay_engagement() -> int:
+    from leadfollow.engagement import decay_engagement as decay
+
+    return decay(timezone.now())
+
+
+@ids_only
 def send_first_touch(lead_id: int) -> bool:
     from leadfollow.notifications import send_first_touch as send
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import F, FloatField, Func, Value
-from django.db.models.functions import Cast, Greatest, Least, Power
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, Power
 
 from leadfollow.conf import lf_settings
 
@@ -41,7 +41,8 @@ def urgency_expression(now: datetime, *, deadline=None):
     ``urgency = (deadline − now) − score × MINUTES_PER_POINT × 60 × 0.5^(age / half-life)``
 
     where ``deadline`` is the first-response deadline (default; pass another expression,
-    e.g. the next follow-up, for contacted leads), ``age`` = now − received_at in hours
+    e.g. the next follow-up, for contacted leads), ``age`` = now − received_at (or the
+    later ``heated_up_at``: a lead heating up is as fresh as a new one) in hours
     (0 for leads stamped in the future) and the half-life is
     ``LEADFOLLOW["URGENCY_HALF_LIFE_HOURS"]``. A fresh lead scoring 40 with the default
     0.25 minutes per point sorts as if due 10 minutes earlier; one half-life later, 5.
@@ -51,7 +52,9 @@ def urgency_expression(now: datetime, *, deadline=None):
     now_seconds = Value(now.timestamp(), output_field=FloatField())
     half_life_seconds = float(lf_settings.URGENCY_HALF_LIFE_HOURS) * 3600.0
     per_point = float(lf_settings.URGENCY_MINUTES_PER_POINT) * 60.0
-    age = Greatest(now_seconds - _EpochSeconds(F("received_at")), Value(0.0))
+    # A lead that heated up (leadfollow.engagement) is fresh again from that moment.
+    fresh_since = Coalesce(Greatest(F("received_at"), F("heated_up_at")), F("received_at"))
+    age = Greatest(now_seconds - _EpochSeconds(fresh_since), Value(0.0))
     decay = Power(
         Value(0.5), Least(age / Value(half_life_seconds), Value(64.0)), output_field=FloatField()
     )

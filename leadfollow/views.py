@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from leadfollow import availability, ownership
 from leadfollow.conf import lf_settings
+from leadfollow.engagement import explain_engagement
 from leadfollow.filters import LeadFilterSet, end_of_day
 from leadfollow.forms import AttemptForm, FollowUpForm, HandBackForm, StatusForm
 from leadfollow.models import Channel, ContactAttempt, Lead, LeadStatus, Outcome, RepProfile
@@ -34,6 +35,7 @@ from leadfollow.people import is_manager, user_zone
 
 PAGE_SIZE = 25
 LIVE_NEW_LIMIT = 5  # leads named in one poll's desktop notifications
+TIMELINE_LENGTH = 50  # engagement events on the lead page, newest first
 RECENT_DAYS = 7
 DUE_SOON = timedelta(minutes=BREACH_WARNING_MINUTES)
 TABS = {
@@ -212,8 +214,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
 
     strings = countdown_strings()
+    heated_since = now - timedelta(minutes=lf_settings.HEATED_UP_MARK_MINUTES)
     for lead in page:
         lead.deadline = deadline_of(lead, now, strings)
+        lead.heated_recently = lead.heated_up_at is not None and lead.heated_up_at >= heated_since
         lead.last_attempt_channel_label = _label(Channel, lead.last_attempt_channel)
         lead.last_attempt_outcome_label = _label(Outcome, lead.last_attempt_outcome)
 
@@ -301,6 +305,8 @@ def _render_lead(request: HttpRequest, lead: Lead, **bound_forms) -> HttpRespons
         "attempts": lead.attempts.select_related("rep"),
         "assignments": lead.assignments.select_related("from_rep", "to_rep", "actor"),
         "submissions": lead.submissions.all(),
+        "events": lead.engagement_events.all()[:TIMELINE_LENGTH],
+        "engagement": explain_engagement(lead, now),
         "attempt_form": bound_forms.get("attempt_form") or AttemptForm(now=now),
         "follow_up_form": bound_forms.get("follow_up_form")
         or FollowUpForm(now=now, initial={"next_follow_up_at": lead.next_follow_up_at}),

@@ -32,6 +32,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "leadfollow.middleware.RejectNulMiddleware",
+    "leadfollow.tracking.TrackingMiddleware",  # off unless LEADFOLLOW["TRACKING_ENABLED"]
 ]
 
 ROOT_URLCONF = "tests.urls"

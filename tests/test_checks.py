@@ -234,3 +234,38 @@ def test_e021_bad_new_rates(name):
 def test_e005_bad_max_json_depth(depth):
     with override_settings(LEADFOLLOW={"MAX_JSON_DEPTH": depth}):
         assert leadfollow_ids(check_settings()) == ["leadfollow.E005"]
+
+
+def test_engagement_settings_pass_by_default():
+    from leadfollow.checks import check_engagement
+
+    assert check_engagement() == []
+
+
+@pytest.mark.parametrize(
+    "changes, error_id",
+    [
+        ({"ENGAGEMENT_POINTS": {"page_view": -1}}, "leadfollow.E080"),
+        ({"ENGAGEMENT_POINTS": {"teleport": 1}}, "leadfollow.E080"),
+        ({"ENGAGEMENT_HALF_LIFE_DAYS": 0}, "leadfollow.E081"),
+        ({"MAX_EVENT_BATCH": 0}, "leadfollow.E082"),
+        ({"ENGAGEMENT_WINDOW_DAYS": "90"}, "leadfollow.E082"),
+        ({"HEATING_UP_JUMP": -5}, "leadfollow.E083"),
+        ({"TRACKING_PAGES": {"pricing": "pricing_view"}}, "leadfollow.E084"),
+    ],
+)
+def test_e040_e044_bad_engagement_settings(changes, error_id):
+    from leadfollow.checks import check_engagement
+
+    with override_settings(LEADFOLLOW={"TIME_ZONE": "Europe/Berlin", **changes}):
+        assert leadfollow_ids(check_engagement()) == [error_id]
+
+
+def test_w040_tracking_on_without_the_middleware():
+    from leadfollow.checks import check_engagement
+
+    with (
+        override_settings(LEADFOLLOW={"TRACKING_ENABLED": True}),
+        modify_settings(MIDDLEWARE={"remove": ["leadfollow.tracking.TrackingMiddleware"]}),
+    ):
+        assert leadfollow_ids(check_engagement()) == ["leadfollow.W080"]

@@ -1,12 +1,21 @@
 """The Python and the SQL evaluator agree, on whatever database DATABASE_URL names."""
 
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadfollow.models import Lead, Operator, ScoringRule
+from leadfollow.engagement import Scorer
+from leadfollow.models import (
+    EngagementEvent,
+    EngagementRule,
+    EventType,
+    Lead,
+    Operator,
+    ScoringRule,
+)
 from leadfollow.scoring import rescore_leads, rule_matches, score_expression, score_lead
 from tests.factories import LeadFactory
 
@@ -67,6 +76,8 @@ def leads(draw):
         source=draw(st.sampled_from(["web", "ads", "ADS", "partner", ""])),
         status=draw(st.sampled_from(["new", "working", "qualified"])),
         attributes=draw(ATTRIBUTES),
+        # The stored behaviour points count in both evaluators (and in rescoring).
+        engagement_score=draw(st.one_of(st.just(0), st.integers(-50, 50))),
     )
 
 
@@ -119,3 +130,70 @@ def test_extreme_integers_score_alike(db, number):
     lead.refresh_from_db()
     database = Lead.objects.annotate(expected=score_expression([rule])).get().expected
     assert database == score_lead(lead, [rule]) == (5 if number > 0 else 0)
+
+
+# --- behaviour points: engagement.Scorer.points (Python) and .expression (SQL) -------------------
+
+NOW = datetime(2026, 11, 23, 9, 0, 0, 250_000, tzinfo=UTC)
+DAY_US = 86_400 * 10**6
+EVENT_TYPES = st.sampled_from(EventType.values)
+# Ages in microseconds: any, whole days and half-lives exactly, the window's edge, the future.
+AGES = st.one_of(
+    st.integers(-120 * 10**6, 100 * DAY_US),
+    st.sampled_from([0, 1, 250_000, 999_999, 10**6, DAY_US, 7 * DAY_US, 90 * DAY_US,
+                     90 * DAY_US + 1, 90 * DAY_US - 1, 30 * DAY_US - 250_000]),
+)  # fmt: skip
+WEIGHTS = st.dictionaries(
+    EVENT_TYPES,
+    st.one_of(st.integers(0, 30), st.floats(0, 30, allow_nan=False), st.just(0.1)),
+    max_size=7,
+)
+HALF_LIVES = st.one_of(st.sampled_from([0.5, 1.0, 7.0, 30.0]), st.floats(0.01, 100.0))
+
+
+@st.composite
+def engagement_rules(draw):
+    return EngagementRule(
+        pk=draw(st.integers(1, 10**6)),
+        name="r",
+        event_type=draw(EVENT_TYPES),
+        min_events=draw(st.integers(1, 4)),
+        within_days=draw(st.integers(1, 120)),
+        points=draw(st.integers(-20, 20)),
+    )
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    histories=st.lists(st.lists(st.tuples(EVENT_TYPES, AGES), max_size=8), min_size=1, max_size=4),
+    rule_list=st.lists(engagement_rules(), max_size=4),
+    weights=WEIGHTS,
+    half_life_days=HALF_LIVES,
+    window_days=st.sampled_from([1, 30, 90]),
+    now_shift=st.integers(0, 10**6),
+)
+def test_python_and_database_engagement_points_agree(
+    histories, rule_list, weights, half_life_days, window_days, now_shift
+):
+    EngagementEvent.objects.all().delete()
+    Lead.objects.all().delete()
+    now = NOW + timedelta(microseconds=now_shift)
+    scorer = Scorer(
+        now=now,
+        rules=tuple(rule_list),
+        weights={t: float(weights.get(t, 0)) for t in EventType.values},
+        half_life_seconds=half_life_days * 86400.0,
+        window_days=window_days,
+    )
+    leads = Lead.objects.bulk_create(LeadFactory.build() for _ in histories)
+    EngagementEvent.objects.bulk_create(
+        EngagementEvent(lead=lead, type=t, occurred_at=now - timedelta(microseconds=age),
+                        source="p")
+        for lead, history in zip(leads, histories, strict=True)
+        for t, age in history
+    )  # fmt: skip
+    database = dict(Lead.objects.annotate(e=scorer.expression()).values_list("pk", "e"))
+    for lead in leads:
+        events = list(lead.engagement_events.values_list("type", "occurred_at"))
+        detail = [(t, (now - at).total_seconds()) for t, at in events]
+        assert database[lead.pk] == scorer.points(events), (detail, weights, half_life_days)

@@ -1,5 +1,6 @@
 from leadfollow.admin.apikeys import ApiKeyAdmin
 from leadfollow.admin.coldleads import ColdLeadAdmin
+from leadfollow.admin.engagement import EngagementEventAdmin, EngagementRuleAdmin
 from leadfollow.admin.leads import AssignmentAdmin, ContactAttemptAdmin, LeadAdmin
 from leadfollow.admin.privacy import ErasureRecordAdmin
 from leadfollow.admin.reps import AbsenceAdmin, RepProfileAdmin
@@ -14,6 +15,8 @@ __all__ = [
     "ColdLeadAdmin",
     "ContactAttemptAdmin",
     "ErasureRecordAdmin",
+    "EngagementEventAdmin",
+    "EngagementRuleAdmin",
     "LeadAdmin",
     "RepProfileAdmin",
     "RoutingRuleAdmin",

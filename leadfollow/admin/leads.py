@@ -1,5 +1,6 @@
 import re
 from datetime import timedelta
+from types import SimpleNamespace as Namespace
 
 from django import forms
 from django.contrib import admin
@@ -269,6 +270,8 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
         "escalated_at",
         "score",
         "score_explanation",
+        "engagement_score",
+        "heated_up_at",
         "updated_at",
         "consent_purpose",
         "consent_text",
@@ -287,6 +290,8 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
                     "owner",
                     "score",
                     "score_explanation",
+                    "engagement_score",
+                    "heated_up_at",
                     "assigned_at",
                     "first_response_due",
                     "first_contacted_at",
@@ -370,6 +375,9 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
         from leadfollow.scoring import explain_score
 
         rows = explain_score(lead)
+        if lead.engagement_score:
+            # Behaviour points as one line: the rep's lead page itemises them by event.
+            rows.append((Namespace(name=_("Engagement events"), note=""), lead.engagement_score))
         if not rows:
             return _("No active scoring rule matches.")
         return format_html(

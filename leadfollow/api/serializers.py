@@ -150,6 +150,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "owner",
             "owner_username",
             "score",
+            "engagement_score",
+            "heated_up_at",
             "received_at",
             "assigned_at",
             "first_response_due",

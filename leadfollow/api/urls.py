@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from leadfollow.api import viewsets
+from leadfollow.api import events, viewsets
 from leadfollow.api.schema import SchemaView
 
 app_name = "leadfollow_api"
@@ -17,6 +17,7 @@ router.register("absences", viewsets.AbsenceViewSet, basename="absence")
 
 urlpatterns = [
     *router.urls,
+    path("events/", events.EventIntakeView.as_view(), name="events"),
     path("metrics/", viewsets.MetricsView.as_view(), name="metrics"),
     path("privacy/erasure/", viewsets.ErasureView.as_view(), name="privacy-erasure"),
     path("privacy/export/", viewsets.ExportView.as_view(), name="privacy-export"),

@@ -2,6 +2,7 @@ from leadfollow.models.apikeys import ApiKey, IdempotencyRecord, UsedSignature
 from leadfollow.models.assignment import Assignment, AssignmentReason
 from leadfollow.models.attempt import Channel, ContactAttempt, Outcome
 from leadfollow.models.coldlead import ColdLead
+from leadfollow.models.engagement import EngagementEvent, EngagementRule, EventType
 from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus, Submission
 from leadfollow.models.privacy import ErasureRecord, ErasureVia
 from leadfollow.models.reminders import Reminder, ReminderKind
@@ -27,6 +28,9 @@ __all__ = [
     "ContactAttempt",
     "ErasureRecord",
     "ErasureVia",
+    "EngagementEvent",
+    "EngagementRule",
+    "EventType",
     "IdempotencyRecord",
     "Lead",
     "LeadQuerySet",

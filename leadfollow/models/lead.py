@@ -176,6 +176,13 @@ class Lead(models.Model):
     last_contacted_at = models.DateTimeField(_("last contacted at"), null=True, blank=True)
     next_follow_up_at = models.DateTimeField(_("next follow-up at"), null=True, blank=True)
     score = models.IntegerField(_("score"), default=0)
+    # The part of ``score`` earned by behaviour (engagement events: count rules and the
+    # decaying engagement score); leadfollow.engagement keeps both current. Deliberately in
+    # no index (nor is heated_up_at): their frequent updates stay HOT (fillfactor 70).
+    engagement_score = models.IntegerField(_("engagement score"), default=0, editable=False)
+    # When the lead last heated up (an event lifted it across HOT_SCORE_THRESHOLD or by
+    # HEATING_UP_JUMP); cleared when it cools down again.
+    heated_up_at = models.DateTimeField(_("heated up at"), null=True, blank=True, editable=False)
     reassignment_count = models.PositiveIntegerField(_("reassignments"), default=0)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 class ReminderKind(models.TextChoices):
     SLA_WARNING = "sla_warning", _("First-response deadline approaching")
     FOLLOW_UP = "follow_up", _("Follow-up due")
+    HEATING_UP = "heating_up", _("Lead heating up")
 
 
 class Reminder(models.Model):
