@@ -72,6 +72,12 @@ DEFAULTS: dict[str, Any] = {
     "URGENCY_HALF_LIFE_HOURS": 1.0,
     "URGENCY_MINUTES_PER_POINT": 0.25,
     "RESCORE_BATCH_SIZE": 5000,  # leads per UPDATE when rules change
+    # Outcome report (leadfollow.outcomes): a bucket's qualification rate is compared with
+    # the reference bucket's only when both hold at least this many decided (qualified or
+    # disqualified) leads; below it the report says "too few" instead of a ratio.
+    "OUTCOME_MIN_DECIDED": 20,
+    # The bucket the others are compared with: within_1h, 5m, 1h, 24h, later, never, pending.
+    "OUTCOME_REFERENCE_BUCKET": "within_1h",
 }
 
 

@@ -39,8 +39,7 @@ Definitions
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -53,11 +52,19 @@ from django.db.models.functions import Random, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leadfollow import outcomes
 from leadfollow.businesshours import business_minutes_between
 from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
-from leadfollow.models import Assignment, Lead, RepProfile
-from leadfollow.models.lead import BREACH_WARNING_MINUTES, about_to_breach_q, cold_q
+from leadfollow.models import Assignment, AssignmentReason, Lead, RepProfile
+from leadfollow.models.lead import (
+    BREACH_WARNING_MINUTES,
+    about_to_breach_q,
+    cold_q,
+    missed_deadline_q,
+    not_yet_due_q,
+)
+from leadfollow.stats import percentile
 
 __all__ = [
     "BUCKETS",
@@ -94,25 +101,14 @@ BUCKETS: tuple[Bucket, ...] = (
     Bucket("24h", _("1 to 24 hours")),
     Bucket("later", _("after 24 hours")),
     Bucket("never", _("never")),
-    Bucket("pending", _("pending (under 24 h, waiting)")),
+    Bucket("waiting", _("waiting, not yet due (over 24 h)")),
+    Bucket("pending", _("pending (under 24 h)")),
 )
-DECIDED_KEYS = ("5m", "1h", "24h", "later", "never")
+DECIDED_KEYS = ("5m", "1h", "24h", "later", "never", "waiting")
 
 
 def _db_percentiles(using: str) -> bool:
     return connections[using].vendor == "postgresql"
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """``percentile_cont`` in Python: linear interpolation between closest ranks."""
-    n = len(sorted_values)
-    if n == 0:
-        return None
-    position = fraction * (n - 1)
-    low = math.floor(position)
-    high = min(low + 1, n - 1)
-    weight = position - low
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * weight
 
 
 # --- period -------------------------------------------------------------------------
@@ -151,7 +147,10 @@ def _bucket_filters(now: datetime) -> dict[str, Q]:
         "24h": Q(first_contacted_at__gt=F("received_at") + _1H)
         & Q(first_contacted_at__lte=F("received_at") + _24H),
         "later": Q(first_contacted_at__gt=F("received_at") + _24H),
-        "never": uncontacted & Q(received_at__lte=now - _24H),
+        # The research's clock-time "never" (uncontacted for 24 h) splits in two: its
+        # business-hours deadline passed (or it has none), or not yet ("waiting").
+        "never": uncontacted & Q(received_at__lte=now - _24H) & ~not_yet_due_q(now),
+        "waiting": uncontacted & Q(received_at__lte=now - _24H) & not_yet_due_q(now),
         "pending": uncontacted & Q(received_at__gt=now - _24H),
     }
 
@@ -163,8 +162,10 @@ _ROW = "received_at"
 
 def _count_aggregates(now: datetime) -> dict:
     aggregates = {"received": Count(_ROW)}
-    for key, condition in _bucket_filters(now).items():
+    filters = _bucket_filters(now)
+    for key, condition in filters.items():
         aggregates[key] = Count(_ROW, filter=condition)
+    aggregates.update(outcomes.outcome_aggregates(filters, _ROW))
     return aggregates
 
 
@@ -176,7 +177,11 @@ def _share(count: int, whole: int) -> float | None:
     return count / whole if whole else None
 
 
-_COUNT_KEYS = ("received", *(b.key for b in BUCKETS))
+_COUNT_KEYS = (
+    "received",
+    *(b.key for b in BUCKETS),
+    *outcomes.outcome_count_keys(b.key for b in BUCKETS),
+)
 
 
 def _summarise(row: dict) -> dict:
@@ -190,6 +195,7 @@ def _summarise(row: dict) -> dict:
         "shares": {key: _share(row[key], decided) for key in DECIDED_KEYS},
         "within_1h": within_1h,
         "within_1h_share": _share(within_1h, decided),
+        "outcomes": outcomes.outcome_table(row),
     }
 
 
@@ -243,6 +249,10 @@ def response_report(
     else:
         _python_clock_percentiles(in_period, overall, reps, sources)
     days = _per_day(in_period, now, start, end, on_pg)
+    _add_breaches(days, moves, start, end, on_pg)
+    medians = outcomes.time_to_qualification(in_period, _bucket_filters(now), on_pg)
+    for bucket in overall["outcomes"]["buckets"]:
+        bucket["median_minutes_to_qualify"] = medians.get(bucket["key"])
     business = _business_percentiles(in_period, overall["contacted"])
 
     return {
@@ -438,24 +448,16 @@ def _per_day(
 ) -> list[dict]:
     filters = _bucket_filters(now)
     decided = ~filters["pending"]
-    zone = site_zone()
     ndays = (end - start).days + 1
-    if on_pg:
-        bounds = [
-            datetime.combine(start + timedelta(days=i), time(0), tzinfo=zone).astimezone(UTC)
-            for i in range(ndays + 1)
-        ]
-        day = _DayIndex("received_at", bounds)
-    else:
-        day = TruncDate("received_at", tzinfo=zone)
     rows = (
         in_period.order_by()
-        .annotate(day=day)
+        .annotate(day=_day_expression("received_at", start, end, on_pg))
         .values("day")
         .annotate(
             received=Count(_ROW),
             decided=Count(_ROW, filter=decided),
             within_1h=Count(_ROW, filter=filters["5m"] | filters["1h"]),
+            went_cold=Count(_ROW, filter=missed_deadline_q(now)),
         )
     )
     if on_pg:
@@ -465,7 +467,7 @@ def _per_day(
     days = []
     for i in range(ndays):
         day = start + timedelta(days=i)
-        row = by_day.get(day, {"received": 0, "decided": 0, "within_1h": 0})
+        row = by_day.get(day, {"received": 0, "decided": 0, "within_1h": 0, "went_cold": 0})
         days.append(
             {
                 "day": day,
@@ -473,9 +475,45 @@ def _per_day(
                 "decided": row["decided"],
                 "within_1h": row["within_1h"],
                 "within_1h_share": _share(row["within_1h"], row["decided"]),
+                "went_cold": row["went_cold"],
+                "breaches": 0,
             }
         )
     return days
+
+
+def _day_expression(field: str, start: date, end: date, on_pg: bool):
+    zone = site_zone()
+    if on_pg:
+        bounds = [
+            datetime.combine(start + timedelta(days=i), time(0), tzinfo=zone).astimezone(UTC)
+            for i in range((end - start).days + 2)
+        ]
+        return _DayIndex(field, bounds)
+    return TruncDate(field, tzinfo=zone)
+
+
+def _add_breaches(days: list[dict], moves: QuerySet, start: date, end: date, on_pg: bool) -> None:
+    """Missed first-response deadlines per day (the sweep's ``sla_breach`` moves and
+    escalations in the period, by the day they happened; a manager's escalation is not a
+    miss): one query."""
+    rows = (
+        moves.filter(
+            Q(reason=AssignmentReason.SLA_BREACH)
+            | Q(reason=AssignmentReason.ESCALATION, actor__isnull=True)
+        )
+        .order_by()
+        .annotate(day=_day_expression("created_at", start, end, on_pg))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    by_day = {row["day"]: row for row in days}
+    for day, n in rows:
+        if on_pg:
+            day = start + timedelta(days=day - 1)
+        if day in by_day:
+            by_day[day]["breaches"] = n
 
 
 def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
@@ -518,6 +556,7 @@ def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
 def research_comparison(summary: dict) -> list[dict]:
     """Rows of "you vs. research" for the audit's four figures."""
     shares = summary["shares"]
+    never = summary["counts"]["never"] + summary["counts"]["waiting"]
     return [
         {
             "key": "within_1h",
@@ -543,8 +582,9 @@ def research_comparison(summary: dict) -> list[dict]:
         {
             "key": "never",
             "label": _("never"),
-            "you": shares["never"],
-            "count": summary["counts"]["never"],
+            # The research's clock time: uncontacted for 24 h, due or not.
+            "you": _share(never, summary["decided"]),
+            "count": never,
             "research": RESEARCH["never"],
         },
     ]

@@ -37,6 +37,7 @@ from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.jobs import enqueue_on_commit
 from leadfollow.models import (
+    OPEN_STATUSES,
     Assignment,
     AssignmentReason,
     ContactAttempt,
@@ -459,8 +460,14 @@ def set_status(lead: Lead, status: str) -> None:
     """Close (qualified, disqualified) or reopen (new, working) a lead."""
     LeadStatus(status)  # ValueError on anything else
     now = timezone.now()
-    Lead.objects.filter(pk=lead.pk).update(status=status, updated_at=now)
-    lead.status, lead.updated_at = status, now
+    if status in OPEN_STATUSES:
+        decided_at = None
+    elif lead.status == status and lead.decided_at is not None:
+        decided_at = lead.decided_at  # saying "qualified" twice keeps the first time
+    else:
+        decided_at = now
+    Lead.objects.filter(pk=lead.pk).update(status=status, decided_at=decided_at, updated_at=now)
+    lead.status, lead.decided_at, lead.updated_at = status, decided_at, now
 
 
 def schedule_follow_up(lead: Lead, at: datetime | None) -> None:

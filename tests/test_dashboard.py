@@ -90,6 +90,7 @@ class TestDashboardPage:
             "24h": 1,
             "later": 0,
             "never": 1,
+            "waiting": 0,
             "pending": 2,
         }
         page = response.content.decode()

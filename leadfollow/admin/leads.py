@@ -266,6 +266,7 @@ class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
         "last_contacted_at",
         "reassignment_count",
         "escalated_at",
+        "decided_at",
         "score",
         "score_explanation",
         "updated_at",
@@ -288,6 +289,7 @@ class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
                     "next_follow_up_at",
                     "reassignment_count",
                     "escalated_at",
+                    "decided_at",
                     "updated_at",
                 ]
             },
