@@ -118,6 +118,11 @@ def site_zone() -> ZoneInfo:
     return ZoneInfo(lf_settings.TIME_ZONE)
 
 
+def site_time(value: datetime) -> datetime:
+    """A time as every report shows it: in the site time zone, whole seconds."""
+    return value.astimezone(site_zone()).replace(microsecond=0)
+
+
 def default_period(now: datetime | None = None, days: int = 30) -> tuple[date, date]:
     """The last ``days`` days up to and including today, in the site time zone."""
     today = (now or timezone.now()).astimezone(site_zone()).date()
@@ -626,92 +631,134 @@ def cold_summary(leads: QuerySet | None = None, now: datetime | None = None) -> 
     )
 
 
+#: The report CSV's columns; a row leaves blank what its section does not measure.
+CSV_HEADER = [
+    "section",
+    "key",
+    "received",
+    "decided",
+    "count",
+    "share",
+    "research",
+    "median_minutes",
+    "p90_minutes",
+    # Outcome rows (sections outcome, rep outcome, source outcome; "group" names the rep
+    # or source): "received" is the bucket's leads, "decided" its qualified + disqualified.
+    "group",
+    "qualified",
+    "undecided",
+    "rate",
+    "rate_low",
+    "rate_high",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+    "ratio_note",
+    "research_ratio",
+    "median_minutes_to_qualify",
+    # Day rows.
+    "went_cold",
+    "breaches",
+]
+
+
+def _csv_row(**cells) -> list:
+    return [cells.get(name) for name in CSV_HEADER]
+
+
+def _outcome_rows(section: str, group, outcome: dict) -> Iterable[list]:
+    for b in outcome["buckets"]:
+        yield _csv_row(
+            section=section,
+            key=b["key"],
+            group=group,
+            received=b["leads"],
+            decided=b["decided"],
+            qualified=b["qualified"],
+            undecided=b["undecided"],
+            rate=b["rate"],
+            rate_low=b["rate_low"],
+            rate_high=b["rate_high"],
+            ratio=b["ratio"],
+            ratio_low=b["ratio_low"],
+            ratio_high=b["ratio_high"],
+            ratio_note=b["ratio_note"],
+            research_ratio=b["research_ratio"],
+            median_minutes_to_qualify=b["median_minutes_to_qualify"],
+        )
+
+
 def iter_rows(report: dict) -> Iterable[list]:
-    """The report as CSV-ready rows (section, key, count, share, research, median…)."""
-    yield [
-        "section",
-        "key",
-        "received",
-        "decided",
-        "count",
-        "share",
-        "research",
-        "median_minutes",
-        "p90_minutes",
-    ]
+    """The report as CSV-ready rows: :data:`CSV_HEADER`, then one row per figure."""
+    yield list(CSV_HEADER)
+    received, decided = report["received"], report["decided"]
     for bucket in BUCKETS:
         key = bucket.key
-        yield [
-            "bucket",
-            key,
-            report["received"],
-            report["decided"],
-            report["counts"][key],
-            report["shares"].get(key),
-            None,
-            None,
-            None,
-        ]
+        yield _csv_row(
+            section="bucket",
+            key=key,
+            received=received,
+            decided=decided,
+            count=report["counts"][key],
+            share=report["shares"].get(key),
+        )
     for row in report["research"]:
-        yield [
-            "research",
-            row["key"],
-            report["received"],
-            report["decided"],
-            row["count"],
-            row["you"],
-            row["research"],
-            None,
-            None,
-        ]
-    yield [
-        "clock",
-        "all",
-        report["received"],
-        report["decided"],
-        report["contacted"],
-        None,
-        None,
-        report["clock"]["median_minutes"],
-        report["clock"]["p90_minutes"],
-    ]
+        yield _csv_row(
+            section="research",
+            key=row["key"],
+            received=received,
+            decided=decided,
+            count=row["count"],
+            share=row["you"],
+            research=row["research"],
+        )
+    yield _csv_row(
+        section="clock",
+        key="all",
+        received=received,
+        decided=decided,
+        count=report["contacted"],
+        median_minutes=report["clock"]["median_minutes"],
+        p90_minutes=report["clock"]["p90_minutes"],
+    )
     business = report["business"]
-    yield [
-        "business",
-        "all",
-        report["received"],
-        report["decided"],
-        business["measured"],
-        None,
-        None,
-        business["median_minutes"],
-        business["p90_minutes"],
-    ]
+    yield _csv_row(
+        section="business",
+        key="all",
+        received=received,
+        decided=decided,
+        count=business["measured"],
+        median_minutes=business["median_minutes"],
+        p90_minutes=business["p90_minutes"],
+    )
     for kind, rows, label in (
         ("rep", report["reps"], "name"),
         ("source", report["sources"], "source"),
     ):
         for row in rows:
-            yield [
-                kind,
-                row[label],
-                row["received"],
-                row["decided"],
-                row["within_1h"],
-                row["within_1h_share"],
-                None,
-                row["median_minutes"],
-                row["p90_minutes"],
-            ]
+            yield _csv_row(
+                section=kind,
+                key=row[label],
+                received=row["received"],
+                decided=row["decided"],
+                count=row["within_1h"],
+                share=row["within_1h_share"],
+                median_minutes=row["median_minutes"],
+                p90_minutes=row["p90_minutes"],
+            )
     for row in report["days"]:
-        yield [
-            "day",
-            row["day"].isoformat(),
-            row["received"],
-            row["decided"],
-            row["within_1h"],
-            row["within_1h_share"],
-            None,
-            None,
-            None,
-        ]
+        yield _csv_row(
+            section="day",
+            key=row["day"].isoformat(),
+            received=row["received"],
+            decided=row["decided"],
+            count=row["within_1h"],
+            share=row["within_1h_share"],
+            went_cold=row["went_cold"],
+            breaches=row["breaches"],
+        )
+    yield from _outcome_rows("outcome", None, report["outcomes"])
+    for row in report["reps"]:
+        yield from _outcome_rows("rep outcome", row["name"], row["outcomes"])
+    for row in report["sources"]:
+        yield from _outcome_rows("source outcome", row["source"], row["outcomes"])

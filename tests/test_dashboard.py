@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -180,6 +180,48 @@ class TestExports:
         assert [row[1] for row in rows[1:]] == ["'=HYPERLINK(1)", "Second"]
         assert rows[1][7] == "ana"
         assert 89.9 <= float(rows[1][10]) <= 90.5
+
+    def test_cold_csv_times_are_in_the_site_zone_in_whole_seconds(self, client, manager, settings):
+        settings.LEADFOLLOW = {**settings.LEADFOLLOW, "TIME_ZONE": "America/New_York"}
+        lead = cold_lead(overdue=timedelta(minutes=30, microseconds=123456))
+        response = client.get(reverse("admin:leadfollow_dashboard_cold_csv"))
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        header, row = rows[0], rows[1]
+        due = datetime.fromisoformat(row[header.index("first_response_due")])
+        assert due.utcoffset() == timedelta(hours=-5) and due.microsecond == 0
+        assert due == lead.first_response_due.replace(microsecond=0)
+        received = datetime.fromisoformat(row[header.index("received_at")])
+        assert received.utcoffset() == timedelta(hours=-5)
+
+    def test_report_csv_has_the_outcome_rows(self, client, manager):
+        rep = RepFactory(user=UserFactory(username="ana"))
+        now = timezone.now()
+        for status in ("qualified", "disqualified", "new"):
+            LeadFactory(
+                owner=rep.user,
+                received_at=now - timedelta(days=2),
+                first_contacted_at=now - timedelta(days=2) + timedelta(minutes=2),
+                status=status,
+                decided_at=now - timedelta(days=1) if status != "new" else None,
+            )
+        response = client.get(reverse("admin:leadfollow_dashboard_report_csv"))
+        rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+        outcome = {r["key"]: r for r in rows if r["section"] == "outcome"}
+        five = outcome["5m"]
+        assert (five["received"], five["decided"], five["qualified"], five["undecided"]) == (
+            "3",
+            "2",
+            "1",
+            "1",
+        )
+        assert five["rate"] == "0.5" and float(five["rate_low"]) < 0.5 < float(five["rate_high"])
+        assert five["ratio_note"] == "overlaps_reference"
+        assert outcome["24h"]["ratio_note"] == "too_few"
+        assert float(five["median_minutes_to_qualify"]) == pytest.approx(24 * 60, abs=1)
+        mine = [r for r in rows if r["section"] == "rep outcome" and r["group"] == "ana"]
+        assert {r["key"] for r in mine} >= {"5m", "within_1h", "never"}
+        days = [r for r in rows if r["section"] == "day"]
+        assert days and all(r["went_cold"] != "" and r["breaches"] != "" for r in days)
 
 
 class TestColdLeadChangelist:

@@ -273,3 +273,78 @@ def test_counts_add_up_to_the_leads_in_the_period(rows):
                     == t[key]["decided"]
                 ), (group, key)
         transaction.set_rollback(True)
+
+
+# --- settings checks ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error_id"),
+    [
+        ("OUTCOME_MIN_DECIDED", 0, "leadfollow.E070"),
+        ("OUTCOME_MIN_DECIDED", "20", "leadfollow.E070"),
+        ("OUTCOME_MIN_DECIDED", True, "leadfollow.E070"),
+        ("OUTCOME_REFERENCE_BUCKET", "2h", "leadfollow.E071"),
+        ("OUTCOME_REFERENCE_BUCKET", None, "leadfollow.E071"),
+    ],
+)
+def test_bad_outcome_settings_fail_the_checks(settings, name, value, error_id):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from leadfollow.checks import check_outcomes
+
+    assert check_outcomes() == []
+    settings.LEADFOLLOW = {name: value}
+    assert [e.id for e in check_outcomes()] == [error_id]
+    with pytest.raises(SystemCheckError, match=error_id):
+        call_command("check")
+
+
+# --- through the API ------------------------------------------------------------------
+
+
+def test_api_metrics_returns_the_typed_outcome_report(team, settings):
+    from django.contrib.auth.models import Permission
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+
+    # Site zone differs from Django's: the API speaks the site's.
+    settings.LEADFOLLOW = {**settings.LEADFOLLOW, "TIME_ZONE": "America/New_York"}
+    manager = UserFactory()
+    manager.user_permissions.add(Permission.objects.get(codename="manage_leads"))
+    api = APIClient()
+    api.force_authenticate(manager)
+    response = api.get("/api/metrics/?start=2026-11-01&end=2026-11-30")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["period"] == {
+        "start": "2026-11-01",
+        "end": "2026-11-30",
+        "time_zone": "America/New_York",
+    }
+    now = datetime.fromisoformat(body["now"])
+    assert now.utcoffset() == timedelta(hours=-5) and now.microsecond == 0
+    buckets = {b["key"]: b for b in body["outcomes"]["buckets"]}
+    assert (buckets["24h"]["decided"], buckets["24h"]["qualified"]) == (25, 5)
+    assert buckets["24h"]["ratio"] == pytest.approx(3.75)
+    assert buckets["later"]["ratio_note"] == "too_few"
+    assert set(body["counts"]) == {"5m", "1h", "24h", "later", "never", "waiting", "pending"}
+    assert {"went_cold", "breaches"} <= set(body["days"][0])
+    # A rep sees the outcome of their own leads only.
+    mine = APIClient()
+    mine.force_authenticate(team.user)
+    own = mine.get("/api/metrics/?start=2026-11-01&end=2026-11-30").json()
+    assert own["outcomes"]["decided"] == 40
+
+
+def test_api_schema_documents_the_metrics_response():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "leadfollow/api/openapi.yaml").read_text()
+    metrics_path = text[text.index("  /api/metrics/:") :]
+    metrics_path = metrics_path[: metrics_path.index("\n  /", 5)]
+    assert "$ref: '#/components/schemas/MetricsReport'" in metrics_path
+    for component in ("MetricsReport:", "Outcomes:", "OutcomeBucket:", "MetricsCounts:"):
+        assert f"    {component}" in text
