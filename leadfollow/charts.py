@@ -42,13 +42,15 @@ QUIET = "#666"
 GRID = "#ddd"
 
 #: Inside each chart, so it is self-contained wherever it is embedded. CSS beats the
-#: presentation attributes, so these win wherever the variables are defined.
+#: presentation attributes, so these win wherever the variables are defined. A <style>
+#: in inline SVG applies to the whole page: the rules are scoped to the charts and the
+#: class names prefixed (an unscoped ".lf-grid" once outlined every label).
 _STYLE = mark_safe(
     "<style>"
-    ".lf-ink{fill:var(--body-fg,#333)}"
-    ".lf-quiet{fill:var(--body-quiet-color,#666)}"
-    ".lf-grid{stroke:var(--hairline-color,#ddd)}"
-    ".lf-whisker{stroke:var(--body-fg,#333)}"
+    ".lf-chart .lf-c-ink{fill:var(--body-fg,#333)}"
+    ".lf-chart .lf-c-quiet{fill:var(--body-quiet-color,#666)}"
+    ".lf-chart .lf-c-rule{stroke:var(--hairline-color,#ddd)}"
+    ".lf-chart .lf-c-whisker{stroke:var(--body-fg,#333)}"
     "</style>"
 )
 
@@ -113,7 +115,7 @@ def _text(x, y, content, *, anchor: str = "start", quiet: bool = False, size: in
         x,
         y,
         anchor,
-        "lf-quiet" if quiet else "lf-ink",
+        "lf-c-quiet" if quiet else "lf-c-ink",
         QUIET if quiet else INK,
         format_html(' font-size="{}"', size) if size else "",
         content,
@@ -195,7 +197,7 @@ def rate_chart(bars: Sequence[RateBar], *, title: str, desc: str) -> SafeString:
     parts = [
         format_html_join(
             "",
-            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="lf-grid" stroke="{}"/>{}',
+            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="lf-c-rule" stroke="{}"/>{}',
             (
                 (
                     label_w + bar_w * t / 100,
@@ -232,7 +234,7 @@ def rate_chart(bars: Sequence[RateBar], *, title: str, desc: str) -> SafeString:
             parts.append(
                 format_html(
                     '<path d="M{x1} {m}H{x2}M{x1} {a}V{b}M{x2} {a}V{b}" '
-                    'class="lf-whisker" stroke="{ink}" stroke-width="1.5" fill="none"/>',
+                    'class="lf-c-whisker" stroke="{ink}" stroke-width="1.5" fill="none"/>',
                     x1=f"{x1:.1f}",
                     x2=f"{x2:.1f}",
                     m=y + 8,
@@ -286,7 +288,7 @@ def line_chart(
     parts = [
         format_html_join(
             "",
-            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="lf-grid" stroke="{}"/>{}',
+            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="lf-c-rule" stroke="{}"/>{}',
             (
                 (
                     left,
@@ -365,7 +367,7 @@ def count_chart(days: Sequence[date], series: Sequence[Series], *, title: str, d
     parts.append(
         format_html_join(
             "",
-            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="lf-grid" stroke="{}"/>{}',
+            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="lf-c-rule" stroke="{}"/>{}',
             (
                 (
                     left,

@@ -446,7 +446,7 @@ def log_attempt(
         next_follow_up_at=next_follow_up_at,
     )
     if outcome in OUTCOME_STATUS:
-        set_status(lead, OUTCOME_STATUS[outcome])
+        set_status(lead, OUTCOME_STATUS[outcome], at=attempt.attempted_at)
     if (
         next_follow_up_at is None
         and lead.next_follow_up_at is not None
@@ -456,8 +456,9 @@ def log_attempt(
     return attempt
 
 
-def set_status(lead: Lead, status: str) -> None:
-    """Close (qualified, disqualified) or reopen (new, working) a lead."""
+def set_status(lead: Lead, status: str, *, at: datetime | None = None) -> None:
+    """Close (qualified, disqualified) or reopen (new, working) a lead. Closing stamps
+    ``decided_at`` (``at``, default now: the outcome report's time to qualification)."""
     LeadStatus(status)  # ValueError on anything else
     now = timezone.now()
     if status in OPEN_STATUSES:
@@ -465,7 +466,7 @@ def set_status(lead: Lead, status: str) -> None:
     elif lead.status == status and lead.decided_at is not None:
         decided_at = lead.decided_at  # saying "qualified" twice keeps the first time
     else:
-        decided_at = now
+        decided_at = at or now
     Lead.objects.filter(pk=lead.pk).update(status=status, decided_at=decided_at, updated_at=now)
     lead.status, lead.decided_at, lead.updated_at = status, decided_at, now
 

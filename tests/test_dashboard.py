@@ -391,9 +391,9 @@ class TestCharts:
 
     def test_chart_text_follows_the_admin_theme_variables(self):
         svg = charts.bar_chart([charts.Bar("a", 0.5)], title="t", desc="d")
-        assert "var(--body-fg" in svg and 'class="lf-ink"' in svg
+        assert "var(--body-fg" in svg and 'class="lf-c-ink"' in svg
         assert "<text" in svg and all(
-            'class="lf-ink"' in t or 'class="lf-quiet"' in t for t in svg.split("<text")[1:]
+            'class="lf-c-ink"' in t or 'class="lf-c-quiet"' in t for t in svg.split("<text")[1:]
         )
 
     @pytest.mark.parametrize(
@@ -413,7 +413,7 @@ class TestCharts:
             title="t",
             desc="d",
         )
-        assert svg.count('class="lf-whisker"') == 1 and "50% · n = 20" in svg and "n = 0" in svg
+        assert svg.count('class="lf-c-whisker"') == 1 and "50% · n = 20" in svg and "n = 0" in svg
 
 
 class TestOutcomeSection:

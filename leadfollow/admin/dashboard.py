@@ -116,7 +116,7 @@ def outcome_sentences(outcome: dict) -> list[dict]:
             )
         elif note == "none_qualified":
             text = (
-                gettext("None of your leads %(bucket)s qualified (n = %(n)s): no ratio.") % values
+                gettext("Leads %(bucket)s: none of %(n)s decided qualified, so no ratio.") % values
             )
         else:
             text = (
