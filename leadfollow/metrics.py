@@ -28,8 +28,14 @@ Definitions
   the site time zone (``LEADFOLLOW["TIME_ZONE"]``), both included.
 * Buckets are exclusive, by ``first_contacted_at - received_at``: ``5m`` (≤ 5 min),
   ``1h`` (5 min – 1 h), ``24h`` (1 h – 24 h), ``later`` (> 24 h), ``never``
-  (uncontacted, received ≥ 24 h before ``now``) and ``pending`` (uncontacted, younger
-  than 24 h: it may still land in any bucket). Every lead counts, whatever its status.
+  (uncontacted, received ≥ 24 h before ``now``, past its deadline or without one),
+  ``waiting`` (the same, but its business-hours deadline is still ahead:
+  ``not_yet_due_q``) and ``pending`` (uncontacted, younger than 24 h: it may still land
+  in any bucket). Every lead counts, whatever its status. The research comparison's
+  "never" is the research's clock time: ``never + waiting``.
+* ``outcomes`` (overall, and in every rep and source row): qualification per bucket, from
+  the same grouped query; see :mod:`leadfollow.outcomes`. Per day, ``went_cold``
+  (``missed_deadline_q``) and ``breaches`` (the sweep's moves and escalations that day).
 * Shares are of the *decided* leads (all but pending), so a lead received a minute ago
   does not count as a miss. ``within_1h`` is ``5m + 1h``, the research's first figure.
 * Per rep, a lead counts for its current owner; "reassigned away" counts the
