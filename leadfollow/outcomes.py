@@ -102,8 +102,9 @@ def _rate(qualified: int, decided: int) -> dict:
     }
 
 
-def outcome_table(row: dict, *, medians: dict[str, float | None] | None = None) -> dict:
-    """The outcome figures of one group (everything, a rep, a source) from its counts."""
+def outcome_table(row: dict) -> dict:
+    """The outcome figures of one group (everything, a rep, a source) from its counts;
+    ``median_minutes_to_qualify`` is filled in for the overall table only (one query)."""
     reference = lf_settings.OUTCOME_REFERENCE_BUCKET
     min_decided = lf_settings.OUTCOME_MIN_DECIDED
     buckets = []
@@ -123,7 +124,7 @@ def outcome_table(row: dict, *, medians: dict[str, float | None] | None = None) 
                 "undecided": leads - decided,
                 **_rate(qualified, decided),
                 "enough": decided >= min_decided,
-                "median_minutes_to_qualify": (medians or {}).get(bucket.key),
+                "median_minutes_to_qualify": None,
             }
         )
     by_key = {b["key"]: b for b in buckets}
@@ -166,7 +167,9 @@ def _ratio(ref: dict, bucket: dict, reference: str) -> dict:
             ref["qualified"], ref["decided"], bucket["qualified"], bucket["decided"]
         )
         if found is None:
-            out["ratio_note"] = "none_qualified"
+            out["ratio_note"] = (
+                "reference_none_qualified" if not ref["qualified"] else "none_qualified"
+            )
         else:
             out.update(ratio=found.ratio, ratio_low=found.low, ratio_high=found.high)
     return out

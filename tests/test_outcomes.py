@@ -165,6 +165,13 @@ class TestOutcomeReport:
         assert (later["rate"], later["rate_low"]) == (0.0, 0.0)
         assert later["ratio"] is None and later["ratio_note"] == "none_qualified"
 
+    def test_no_qualified_lead_in_the_reference(self, settings):
+        settings.LEADFOLLOW = {"OUTCOME_MIN_DECIDED": 1}
+        make("1h", "disqualified", 2)
+        make("later", "qualified", 1)
+        later = table(report())["later"]
+        assert later["ratio"] is None and later["ratio_note"] == "reference_none_qualified"
+
     def test_median_time_to_qualification_per_bucket(self, team):
         t = table(report())
         minutes = {k: b["median_minutes_to_qualify"] for k, b in t.items()}

@@ -114,6 +114,11 @@ def outcome_sentences(outcome: dict) -> list[dict]:
                 )
                 % values
             )
+        elif note == "reference_none_qualified":
+            text = (
+                gettext("Leads %(reference)s: none of %(n_ref)s decided qualified, so no ratio.")
+                % values
+            )
         elif note == "none_qualified":
             text = (
                 gettext("Leads %(bucket)s: none of %(n)s decided qualified, so no ratio.") % values

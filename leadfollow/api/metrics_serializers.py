@@ -112,10 +112,16 @@ class OutcomeBucketSerializer(serializers.Serializer):
     ratio_high = serializers.FloatField(allow_null=True)
     ratio_note = serializers.ChoiceField(
         allow_null=True,
-        choices=["reference", "overlaps_reference", "too_few", "none_qualified"],
+        choices=[
+            "reference",
+            "overlaps_reference",
+            "too_few",
+            "none_qualified",
+            "reference_none_qualified",
+        ],
         help_text=_(
             "Why there is no ratio: this is the reference, part of it, too few decided "
-            "leads here or in the reference, or no qualified lead here."
+            "leads here or in the reference, no qualified lead here, or none in the reference."
         ),
     )
     research_ratio = serializers.FloatField(
