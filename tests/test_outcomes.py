@@ -355,3 +355,23 @@ def test_api_schema_documents_the_metrics_response():
     assert "$ref: '#/components/schemas/MetricsReport'" in metrics_path
     for component in ("MetricsReport:", "Outcomes:", "OutcomeBucket:", "MetricsCounts:"):
         assert f"    {component}" in text
+
+
+def test_api_metrics_response_keeps_every_key_of_the_report(team):
+    """The typed serializer drops nothing the report computes (clients relied on the
+    untyped dict, e.g. ``owner_id`` in the rep rows)."""
+    from leadfollow.api.metrics_serializers import MetricsReportSerializer
+
+    raw = report()
+    data = MetricsReportSerializer(raw).data
+
+    def keys(value, path=""):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield f"{path}.{key}"
+                yield from keys(item, f"{path}.{key}")
+        elif isinstance(value, list | tuple) and value and isinstance(value[0], dict):
+            for item in value:
+                yield from keys(item, f"{path}[]")
+
+    assert set(keys(raw)) == set(keys(data))

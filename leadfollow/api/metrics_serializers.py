@@ -175,6 +175,7 @@ class MetricsResearchRowSerializer(serializers.Serializer):
 
 class MetricsRepRowSerializer(MetricsSummarySerializer):
     rep_id = serializers.IntegerField(allow_null=True, help_text=_("null: leads of nobody."))
+    owner_id = serializers.IntegerField(allow_null=True, help_text=_("The same as rep_id."))
     name = serializers.CharField()
     median_minutes = _minutes(_("Clock time to first contact."))
     p90_minutes = _minutes()
