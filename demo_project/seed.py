@@ -1,8 +1,8 @@
 """Believable demo data, made through leadfollow's own intake and contact-attempt functions.
 
 Every lead enters through ``create_lead(now=<its arrival>)``, so it is scored, routed and
-given a deadline as in production; attempts go through ``record_attempt``. Only final
-statuses (qualified, disqualified) are set by a queryset update, as a rep would in the admin.
+given a deadline as in production; attempts go through ``record_attempt`` and final
+statuses (qualified, disqualified) through ``set_status``, dated like the last attempt.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def seed_demo(
                 _work_lead(rng, lead, plan, now, calendars)
             elif not plan.recent:
                 # Junk and no-shows: closed without contact, so they don't sit cold forever.
-                Lead.objects.filter(pk=lead.pk).update(status=LeadStatus.DISQUALIFIED)
+                set_status(lead, LeadStatus.DISQUALIFIED, at=min(now, plan.received_at + DAY))
         if not paused:  # no lead arrived since the pause began
             _pause_rep()
         return summary(now)
@@ -495,7 +495,7 @@ def _work_lead(
             next_follow_up_at=follow_up if number == len(touches) else None,
         )  # fmt: skip
     if status != LeadStatus.WORKING:
-        set_status(lead, status)
+        set_status(lead, status, at=times[-1])
 
 
 def _touches(rng: random.Random, *, has_phone: bool) -> list[tuple[str, str]]:

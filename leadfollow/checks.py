@@ -448,3 +448,28 @@ def check_engagement(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def check_outcomes(app_configs=None, **kwargs) -> list:
+    """Settings of the outcome report (leadfollow.outcomes): leadfollow.E070…E079."""
+    from leadfollow.outcomes import OUTCOME_KEYS
+
+    errors = []
+    if not _positive_int(lf_settings.OUTCOME_MIN_DECIDED):
+        errors.append(
+            Error(
+                "LEADFOLLOW['OUTCOME_MIN_DECIDED'] must be a positive integer.",
+                hint="The decided leads a bucket needs before the report compares its "
+                "qualification rate with the reference bucket's; 20 by default.",
+                id="leadfollow.E070",
+            )
+        )
+    if lf_settings.OUTCOME_REFERENCE_BUCKET not in OUTCOME_KEYS:
+        errors.append(
+            Error(
+                f"LEADFOLLOW['OUTCOME_REFERENCE_BUCKET'] must be one of {', '.join(OUTCOME_KEYS)}.",
+                id="leadfollow.E071",
+            )
+        )
+    return errors

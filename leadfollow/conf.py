@@ -150,6 +150,12 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_PAGES": {},
     "TRACKING_EXCLUDE_PREFIXES": ["/admin/", "/static/", "/media/"],
     "TRACKING_DEDUPE_MINUTES": 10,  # a reload of the same page within this counts once
+    # Outcome report (leadfollow.outcomes): a bucket's qualification rate is compared with
+    # the reference bucket's only when both hold at least this many decided (qualified or
+    # disqualified) leads; below it the report says "too few" instead of a ratio.
+    "OUTCOME_MIN_DECIDED": 20,
+    # The bucket the others are compared with: within_1h, 5m, 1h, 24h, later, never, pending.
+    "OUTCOME_REFERENCE_BUCKET": "within_1h",
 }
 
 

@@ -28,8 +28,14 @@ Definitions
   the site time zone (``LEADFOLLOW["TIME_ZONE"]``), both included.
 * Buckets are exclusive, by ``first_contacted_at - received_at``: ``5m`` (≤ 5 min),
   ``1h`` (5 min – 1 h), ``24h`` (1 h – 24 h), ``later`` (> 24 h), ``never``
-  (uncontacted, received ≥ 24 h before ``now``) and ``pending`` (uncontacted, younger
-  than 24 h: it may still land in any bucket). Every lead counts, whatever its status.
+  (uncontacted, received ≥ 24 h before ``now``, past its deadline or without one),
+  ``waiting`` (the same, but its business-hours deadline is still ahead:
+  ``not_yet_due_q``) and ``pending`` (uncontacted, younger than 24 h: it may still land
+  in any bucket). Every lead counts, whatever its status. The research comparison's
+  "never" is the research's clock time: ``never + waiting``.
+* ``outcomes`` (overall, and in every rep and source row): qualification per bucket, from
+  the same grouped query; see :mod:`leadfollow.outcomes`. Per day, ``went_cold``
+  (``missed_deadline_q``) and ``breaches`` (the sweep's moves and escalations that day).
 * Shares are of the *decided* leads (all but pending), so a lead received a minute ago
   does not count as a miss. ``within_1h`` is ``5m + 1h``, the research's first figure.
 * Per rep, a lead counts for its current owner; "reassigned away" counts the
@@ -39,8 +45,7 @@ Definitions
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -53,11 +58,19 @@ from django.db.models.functions import Random, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leadfollow import outcomes
 from leadfollow.businesshours import business_minutes_between
 from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
-from leadfollow.models import Assignment, Lead, RepProfile
-from leadfollow.models.lead import BREACH_WARNING_MINUTES, about_to_breach_q, cold_q
+from leadfollow.models import Assignment, AssignmentReason, Lead, RepProfile
+from leadfollow.models.lead import (
+    BREACH_WARNING_MINUTES,
+    about_to_breach_q,
+    cold_q,
+    missed_deadline_q,
+    not_yet_due_q,
+)
+from leadfollow.stats import percentile
 
 __all__ = [
     "BUCKETS",
@@ -94,25 +107,14 @@ BUCKETS: tuple[Bucket, ...] = (
     Bucket("24h", _("1 to 24 hours")),
     Bucket("later", _("after 24 hours")),
     Bucket("never", _("never")),
-    Bucket("pending", _("pending (under 24 h, waiting)")),
+    Bucket("waiting", _("waiting, not yet due (over 24 h)")),
+    Bucket("pending", _("pending (under 24 h)")),
 )
-DECIDED_KEYS = ("5m", "1h", "24h", "later", "never")
+DECIDED_KEYS = ("5m", "1h", "24h", "later", "never", "waiting")
 
 
 def _db_percentiles(using: str) -> bool:
     return connections[using].vendor == "postgresql"
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """``percentile_cont`` in Python: linear interpolation between closest ranks."""
-    n = len(sorted_values)
-    if n == 0:
-        return None
-    position = fraction * (n - 1)
-    low = math.floor(position)
-    high = min(low + 1, n - 1)
-    weight = position - low
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * weight
 
 
 # --- period -------------------------------------------------------------------------
@@ -120,6 +122,11 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
 
 def site_zone() -> ZoneInfo:
     return ZoneInfo(lf_settings.TIME_ZONE)
+
+
+def site_time(value: datetime) -> datetime:
+    """A time as every report shows it: in the site time zone, whole seconds."""
+    return value.astimezone(site_zone()).replace(microsecond=0)
 
 
 def default_period(now: datetime | None = None, days: int = 30) -> tuple[date, date]:
@@ -151,7 +158,10 @@ def _bucket_filters(now: datetime) -> dict[str, Q]:
         "24h": Q(first_contacted_at__gt=F("received_at") + _1H)
         & Q(first_contacted_at__lte=F("received_at") + _24H),
         "later": Q(first_contacted_at__gt=F("received_at") + _24H),
-        "never": uncontacted & Q(received_at__lte=now - _24H),
+        # The research's clock-time "never" (uncontacted for 24 h) splits in two: its
+        # business-hours deadline passed (or it has none), or not yet ("waiting").
+        "never": uncontacted & Q(received_at__lte=now - _24H) & ~not_yet_due_q(now),
+        "waiting": uncontacted & Q(received_at__lte=now - _24H) & not_yet_due_q(now),
         "pending": uncontacted & Q(received_at__gt=now - _24H),
     }
 
@@ -163,8 +173,10 @@ _ROW = "received_at"
 
 def _count_aggregates(now: datetime) -> dict:
     aggregates = {"received": Count(_ROW)}
-    for key, condition in _bucket_filters(now).items():
+    filters = _bucket_filters(now)
+    for key, condition in filters.items():
         aggregates[key] = Count(_ROW, filter=condition)
+    aggregates.update(outcomes.outcome_aggregates(filters, _ROW))
     return aggregates
 
 
@@ -176,7 +188,11 @@ def _share(count: int, whole: int) -> float | None:
     return count / whole if whole else None
 
 
-_COUNT_KEYS = ("received", *(b.key for b in BUCKETS))
+_COUNT_KEYS = (
+    "received",
+    *(b.key for b in BUCKETS),
+    *outcomes.outcome_count_keys(b.key for b in BUCKETS),
+)
 
 
 def _summarise(row: dict) -> dict:
@@ -190,6 +206,7 @@ def _summarise(row: dict) -> dict:
         "shares": {key: _share(row[key], decided) for key in DECIDED_KEYS},
         "within_1h": within_1h,
         "within_1h_share": _share(within_1h, decided),
+        "outcomes": outcomes.outcome_table(row),
     }
 
 
@@ -243,6 +260,10 @@ def response_report(
     else:
         _python_clock_percentiles(in_period, overall, reps, sources)
     days = _per_day(in_period, now, start, end, on_pg)
+    _add_breaches(days, moves, start, end, on_pg)
+    medians = outcomes.time_to_qualification(in_period, _bucket_filters(now), on_pg)
+    for bucket in overall["outcomes"]["buckets"]:
+        bucket["median_minutes_to_qualify"] = medians.get(bucket["key"])
     business = _business_percentiles(in_period, overall["contacted"])
 
     return {
@@ -438,24 +459,16 @@ def _per_day(
 ) -> list[dict]:
     filters = _bucket_filters(now)
     decided = ~filters["pending"]
-    zone = site_zone()
     ndays = (end - start).days + 1
-    if on_pg:
-        bounds = [
-            datetime.combine(start + timedelta(days=i), time(0), tzinfo=zone).astimezone(UTC)
-            for i in range(ndays + 1)
-        ]
-        day = _DayIndex("received_at", bounds)
-    else:
-        day = TruncDate("received_at", tzinfo=zone)
     rows = (
         in_period.order_by()
-        .annotate(day=day)
+        .annotate(day=_day_expression("received_at", start, end, on_pg))
         .values("day")
         .annotate(
             received=Count(_ROW),
             decided=Count(_ROW, filter=decided),
             within_1h=Count(_ROW, filter=filters["5m"] | filters["1h"]),
+            went_cold=Count(_ROW, filter=missed_deadline_q(now)),
         )
     )
     if on_pg:
@@ -465,7 +478,7 @@ def _per_day(
     days = []
     for i in range(ndays):
         day = start + timedelta(days=i)
-        row = by_day.get(day, {"received": 0, "decided": 0, "within_1h": 0})
+        row = by_day.get(day, {"received": 0, "decided": 0, "within_1h": 0, "went_cold": 0})
         days.append(
             {
                 "day": day,
@@ -473,9 +486,45 @@ def _per_day(
                 "decided": row["decided"],
                 "within_1h": row["within_1h"],
                 "within_1h_share": _share(row["within_1h"], row["decided"]),
+                "went_cold": row["went_cold"],
+                "breaches": 0,
             }
         )
     return days
+
+
+def _day_expression(field: str, start: date, end: date, on_pg: bool):
+    zone = site_zone()
+    if on_pg:
+        bounds = [
+            datetime.combine(start + timedelta(days=i), time(0), tzinfo=zone).astimezone(UTC)
+            for i in range((end - start).days + 2)
+        ]
+        return _DayIndex(field, bounds)
+    return TruncDate(field, tzinfo=zone)
+
+
+def _add_breaches(days: list[dict], moves: QuerySet, start: date, end: date, on_pg: bool) -> None:
+    """Missed first-response deadlines per day (the sweep's ``sla_breach`` moves and
+    escalations in the period, by the day they happened; a manager's escalation is not a
+    miss): one query."""
+    rows = (
+        moves.filter(
+            Q(reason=AssignmentReason.SLA_BREACH)
+            | Q(reason=AssignmentReason.ESCALATION, actor__isnull=True)
+        )
+        .order_by()
+        .annotate(day=_day_expression("created_at", start, end, on_pg))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    by_day = {row["day"]: row for row in days}
+    for day, n in rows:
+        if on_pg:
+            day = start + timedelta(days=day - 1)
+        if day in by_day:
+            by_day[day]["breaches"] = n
 
 
 def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
@@ -518,6 +567,7 @@ def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
 def research_comparison(summary: dict) -> list[dict]:
     """Rows of "you vs. research" for the audit's four figures."""
     shares = summary["shares"]
+    never = summary["counts"]["never"] + summary["counts"]["waiting"]
     return [
         {
             "key": "within_1h",
@@ -543,8 +593,9 @@ def research_comparison(summary: dict) -> list[dict]:
         {
             "key": "never",
             "label": _("never"),
-            "you": shares["never"],
-            "count": summary["counts"]["never"],
+            # The research's clock time: uncontacted for 24 h, due or not.
+            "you": _share(never, summary["decided"]),
+            "count": never,
             "research": RESEARCH["never"],
         },
     ]
@@ -581,97 +632,145 @@ def cold_summary(leads: QuerySet | None = None, now: datetime | None = None) -> 
     """Counts for the cold list header: cold now and about to breach, one query."""
     now = now or timezone.now()
     base = Lead.objects.all() if leads is None else leads
-    return base.aggregate(
-        cold=Count("pk", filter=cold_q(now)), soon=Count("pk", filter=about_to_breach_q(now))
+    # Both imply open and uncontacted: saying so lets PostgreSQL read the partial cold
+    # index (the open, uncontacted few) instead of every lead ever received.
+    return (
+        base.open()
+        .uncontacted()
+        .aggregate(
+            cold=Count("pk", filter=cold_q(now)), soon=Count("pk", filter=about_to_breach_q(now))
+        )
     )
 
 
+#: The report CSV's columns; a row leaves blank what its section does not measure.
+CSV_HEADER = [
+    "section",
+    "key",
+    "received",
+    "decided",
+    "count",
+    "share",
+    "research",
+    "median_minutes",
+    "p90_minutes",
+    # Outcome rows (sections outcome, rep outcome, source outcome; "group" names the rep
+    # or source): "received" is the bucket's leads, "decided" its qualified + disqualified.
+    "group",
+    "qualified",
+    "undecided",
+    "rate",
+    "rate_low",
+    "rate_high",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+    "ratio_note",
+    "research_ratio",
+    "median_minutes_to_qualify",
+    # Day rows.
+    "went_cold",
+    "breaches",
+]
+
+
+def _csv_row(**cells) -> list:
+    return [cells.get(name) for name in CSV_HEADER]
+
+
+def _outcome_rows(section: str, group, outcome: dict) -> Iterable[list]:
+    for b in outcome["buckets"]:
+        yield _csv_row(
+            section=section,
+            key=b["key"],
+            group=group,
+            received=b["leads"],
+            decided=b["decided"],
+            qualified=b["qualified"],
+            undecided=b["undecided"],
+            rate=b["rate"],
+            rate_low=b["rate_low"],
+            rate_high=b["rate_high"],
+            ratio=b["ratio"],
+            ratio_low=b["ratio_low"],
+            ratio_high=b["ratio_high"],
+            ratio_note=b["ratio_note"],
+            research_ratio=b["research_ratio"],
+            median_minutes_to_qualify=b["median_minutes_to_qualify"],
+        )
+
+
 def iter_rows(report: dict) -> Iterable[list]:
-    """The report as CSV-ready rows (section, key, count, share, research, median…)."""
-    yield [
-        "section",
-        "key",
-        "received",
-        "decided",
-        "count",
-        "share",
-        "research",
-        "median_minutes",
-        "p90_minutes",
-    ]
+    """The report as CSV-ready rows: :data:`CSV_HEADER`, then one row per figure."""
+    yield list(CSV_HEADER)
+    received, decided = report["received"], report["decided"]
     for bucket in BUCKETS:
         key = bucket.key
-        yield [
-            "bucket",
-            key,
-            report["received"],
-            report["decided"],
-            report["counts"][key],
-            report["shares"].get(key),
-            None,
-            None,
-            None,
-        ]
+        yield _csv_row(
+            section="bucket",
+            key=key,
+            received=received,
+            decided=decided,
+            count=report["counts"][key],
+            share=report["shares"].get(key),
+        )
     for row in report["research"]:
-        yield [
-            "research",
-            row["key"],
-            report["received"],
-            report["decided"],
-            row["count"],
-            row["you"],
-            row["research"],
-            None,
-            None,
-        ]
-    yield [
-        "clock",
-        "all",
-        report["received"],
-        report["decided"],
-        report["contacted"],
-        None,
-        None,
-        report["clock"]["median_minutes"],
-        report["clock"]["p90_minutes"],
-    ]
+        yield _csv_row(
+            section="research",
+            key=row["key"],
+            received=received,
+            decided=decided,
+            count=row["count"],
+            share=row["you"],
+            research=row["research"],
+        )
+    yield _csv_row(
+        section="clock",
+        key="all",
+        received=received,
+        decided=decided,
+        count=report["contacted"],
+        median_minutes=report["clock"]["median_minutes"],
+        p90_minutes=report["clock"]["p90_minutes"],
+    )
     business = report["business"]
-    yield [
-        "business",
-        "all",
-        report["received"],
-        report["decided"],
-        business["measured"],
-        None,
-        None,
-        business["median_minutes"],
-        business["p90_minutes"],
-    ]
+    yield _csv_row(
+        section="business",
+        key="all",
+        received=received,
+        decided=decided,
+        count=business["measured"],
+        median_minutes=business["median_minutes"],
+        p90_minutes=business["p90_minutes"],
+    )
     for kind, rows, label in (
         ("rep", report["reps"], "name"),
         ("source", report["sources"], "source"),
     ):
         for row in rows:
-            yield [
-                kind,
-                row[label],
-                row["received"],
-                row["decided"],
-                row["within_1h"],
-                row["within_1h_share"],
-                None,
-                row["median_minutes"],
-                row["p90_minutes"],
-            ]
+            yield _csv_row(
+                section=kind,
+                key=row[label],
+                received=row["received"],
+                decided=row["decided"],
+                count=row["within_1h"],
+                share=row["within_1h_share"],
+                median_minutes=row["median_minutes"],
+                p90_minutes=row["p90_minutes"],
+            )
     for row in report["days"]:
-        yield [
-            "day",
-            row["day"].isoformat(),
-            row["received"],
-            row["decided"],
-            row["within_1h"],
-            row["within_1h_share"],
-            None,
-            None,
-            None,
-        ]
+        yield _csv_row(
+            section="day",
+            key=row["day"].isoformat(),
+            received=row["received"],
+            decided=row["decided"],
+            count=row["within_1h"],
+            share=row["within_1h_share"],
+            went_cold=row["went_cold"],
+            breaches=row["breaches"],
+        )
+    yield from _outcome_rows("outcome", None, report["outcomes"])
+    for row in report["reps"]:
+        yield from _outcome_rows("rep outcome", row["name"], row["outcomes"])
+    for row in report["sources"]:
+        yield from _outcome_rows("source outcome", row["source"], row["outcomes"])

@@ -38,6 +38,7 @@ from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.jobs import enqueue_on_commit
 from leadfollow.models import (
+    OPEN_STATUSES,
     Assignment,
     AssignmentReason,
     ContactAttempt,
@@ -494,7 +495,7 @@ def log_attempt(
         next_follow_up_at=next_follow_up_at,
     )
     if outcome in OUTCOME_STATUS:
-        set_status(lead, OUTCOME_STATUS[outcome])
+        set_status(lead, OUTCOME_STATUS[outcome], at=attempt.attempted_at)
     if (
         next_follow_up_at is None
         and lead.next_follow_up_at is not None
@@ -504,13 +505,20 @@ def log_attempt(
     return attempt
 
 
-def set_status(lead: Lead, status: str) -> None:
-    """Close (qualified, disqualified) or reopen (new, working) a lead."""
+def set_status(lead: Lead, status: str, *, at: datetime | None = None) -> None:
+    """Close (qualified, disqualified) or reopen (new, working) a lead. Closing stamps
+    ``decided_at`` (``at``, default now: the outcome report's time to qualification)."""
     LeadStatus(status)  # ValueError on anything else
     now = timezone.now()
-    Lead.objects.filter(pk=lead.pk).update(status=status, updated_at=now)
     changed = lead.status != status
-    lead.status, lead.updated_at = status, now
+    if status in OPEN_STATUSES:
+        decided_at = None
+    elif not changed and lead.decided_at is not None:
+        decided_at = lead.decided_at  # saying "qualified" twice keeps the first time
+    else:
+        decided_at = at or now
+    Lead.objects.filter(pk=lead.pk).update(status=status, decided_at=decided_at, updated_at=now)
+    lead.status, lead.decided_at, lead.updated_at = status, decided_at, now
     if changed and status in CLOSED_EVENTS:
         events.emit(CLOSED_EVENTS[status], lead, now=now)
 

@@ -2,6 +2,10 @@
 its figures against the database, reassign cold leads in bulk. Headless Chromium from
 Debian (apt-get install chromium chromium-driver); skipped only when it is missing."""
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -16,14 +20,14 @@ from tests.factories import LeadFactory, RepFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def seed() -> str:
+def seed(leads: int = 160) -> str:
     """The demo data when the demo project provides it, else a small factory-built team."""
     try:
         from demo_project.seed import seed_demo
     except ImportError:
         seed_demo = None
     if seed_demo is not None:
-        return seed_demo(leads=160)
+        return seed_demo(leads=leads)
     now = timezone.now()
     reps = [RepFactory(working_hours={}) for _ in range(3)]
     for i in range(60):
@@ -85,7 +89,7 @@ def test_manager_reads_the_dashboard_and_reassigns_cold_leads(live_server, brows
     reps_shown = browser.find_elements(By.CSS_SELECTOR, "#lf-reps tbody tr[data-rep]")
     assert len(reps_shown) == len(expected["reps"])
     charts = browser.find_elements(By.CSS_SELECTOR, "svg.lf-chart")
-    assert len(charts) == 2
+    assert len(charts) == 6
     assert all(c.find_element(By.TAG_NAME, "title").get_attribute("textContent") for c in charts)
     path = screenshot(browser, "dashboard.png")
     assert path.stat().st_size > 10_000
@@ -112,3 +116,85 @@ def test_manager_reads_the_dashboard_and_reassigns_cold_leads(live_server, brows
         assert row.from_rep_id == owners_before[lead_id]
         assert row.to_rep_id == lead.owner_id != owners_before[lead_id]
         assert lead.first_response_due > timezone.now()
+
+
+# --- readable in the admin's light and dark themes (issue 14) ------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+#: WCAG relative luminance and contrast, from "rgb(r, g, b)" / "rgba(...)" strings.
+_LUMINANCE_JS = """
+function parse(c) { const m = c.match(/[\\d.]+/g).map(Number); return m; }
+function lum(c) {
+  const [r, g, b] = parse(c).slice(0, 3).map(v => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+function background(el) {
+  for (; el; el = el.parentElement) {
+    const c = getComputedStyle(el).backgroundColor;
+    const p = parse(c);
+    if (p.length < 4 || p[3] > 0) return c;
+  }
+  return getComputedStyle(document.documentElement).backgroundColor;
+}
+const out = [];
+for (const t of document.querySelectorAll('svg.lf-chart text')) {
+  if (!t.textContent.trim()) continue;
+  const fg = getComputedStyle(t).fill, bg = background(t.closest('svg'));
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  out.push({text: t.textContent, quiet: t.classList.contains('lf-c-quiet'), fg: fg, bg: bg,
+            stroke: getComputedStyle(t).stroke,
+            contrast: (a + 0.05) / (b + 0.05), bgLum: lum(bg)});
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize(
+    ("theme", "media", "dark"),
+    [("light", "light", False), ("auto", "dark", True), ("dark", "light", True)],
+    ids=["light", "auto-in-dark-mode", "dark"],
+)
+def test_chart_text_is_readable_in_light_and_dark_themes(live_server, browser, theme, media, dark):
+    from selenium.webdriver.common.by import By
+
+    # Enough leads for the outcome report to compare buckets (20 decided in each).
+    seed(leads=500)
+    make_manager()
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": media}]},
+    )
+    browser.get(live_server.url + reverse("admin:login"))
+    browser.find_element(By.NAME, "username").send_keys("morgan")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+    # The admin's theme toggle keeps its choice in localStorage ("auto" by default).
+    browser.execute_script("localStorage.setItem('theme', arguments[0]);", theme)
+    browser.get(live_server.url + reverse("admin:leadfollow_dashboard"))
+    assert browser.find_element(By.ID, "lf-outcomes")
+    texts = browser.execute_script(_LUMINANCE_JS)
+    charts = browser.find_elements(By.CSS_SELECTOR, "svg.lf-chart")
+    assert len(charts) == 6
+    assert len(texts) > 30, texts
+    backgrounds = {t["bg"] for t in texts}
+    assert len(backgrounds) == 1, backgrounds
+    # The theme took effect: a dark page in the dark themes, a light one otherwise.
+    assert (texts[0]["bgLum"] < 0.1) is dark, texts[0]
+    for t in texts:
+        assert t["fg"] != t["bg"], t
+        assert t["stroke"] == "none", t  # no outline blurring the letters
+        # WCAG AA: 4.5:1 for text; the quieter labels (axis, research) at least 3:1.
+        assert t["contrast"] >= (3 if t["quiet"] else 4.5), t
+    path = screenshot(browser, f"dashboard-{theme}-{media}.png")
+    assert path.stat().st_size > 10_000
+    # LEADFOLLOW_UPDATE_SCREENSHOTS=1: refresh the screenshots in docs/ (shown in README).
+    if os.environ.get("LEADFOLLOW_UPDATE_SCREENSHOTS") and theme != "dark":
+        name = "dashboard-dark.png" if dark else "dashboard-light.png"
+        section = browser.find_element(By.ID, "lf-outcomes")
+        browser.execute_script("arguments[0].scrollIntoView();", section)
+        if not dark:
+            shutil.copy(path, DOCS / "dashboard-light-full.png")
+        section.screenshot(str(DOCS / name))

@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -90,6 +90,7 @@ class TestDashboardPage:
             "24h": 1,
             "later": 0,
             "never": 1,
+            "waiting": 0,
             "pending": 2,
         }
         page = response.content.decode()
@@ -99,7 +100,8 @@ class TestDashboardPage:
         assert 'id="lf-soon-count" data-value="1"' in page
         assert "Cold Carla" in page and "2 h 5 min" in page and "Soon Sam" in page
         assert reverse("admin:leadfollow_lead_change", args=[cold.pk]) in page
-        assert page.count('class="lf-chart"') == 2 and "<title id=" in page and "<desc id=" in page
+        # Buckets, daily share, per rep, per source, cold and breaches, outcomes.
+        assert page.count('class="lf-chart"') == 6 and "<title id=" in page and "<desc id=" in page
         assert f'data-rep="{rep.user.pk}"' in page
         assert 'data-source="web"' in page
         # The period defaults to the last 30 days.
@@ -179,6 +181,48 @@ class TestExports:
         assert [row[1] for row in rows[1:]] == ["'=HYPERLINK(1)", "Second"]
         assert rows[1][7] == "ana"
         assert 89.9 <= float(rows[1][10]) <= 90.5
+
+    def test_cold_csv_times_are_in_the_site_zone_in_whole_seconds(self, client, manager, settings):
+        settings.LEADFOLLOW = {**settings.LEADFOLLOW, "TIME_ZONE": "America/New_York"}
+        lead = cold_lead(overdue=timedelta(minutes=30, microseconds=123456))
+        response = client.get(reverse("admin:leadfollow_dashboard_cold_csv"))
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        header, row = rows[0], rows[1]
+        due = datetime.fromisoformat(row[header.index("first_response_due")])
+        assert due.utcoffset() == timedelta(hours=-5) and due.microsecond == 0
+        assert due == lead.first_response_due.replace(microsecond=0)
+        received = datetime.fromisoformat(row[header.index("received_at")])
+        assert received.utcoffset() == timedelta(hours=-5)
+
+    def test_report_csv_has_the_outcome_rows(self, client, manager):
+        rep = RepFactory(user=UserFactory(username="ana"))
+        now = timezone.now()
+        for status in ("qualified", "disqualified", "new"):
+            LeadFactory(
+                owner=rep.user,
+                received_at=now - timedelta(days=2),
+                first_contacted_at=now - timedelta(days=2) + timedelta(minutes=2),
+                status=status,
+                decided_at=now - timedelta(days=1) if status != "new" else None,
+            )
+        response = client.get(reverse("admin:leadfollow_dashboard_report_csv"))
+        rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+        outcome = {r["key"]: r for r in rows if r["section"] == "outcome"}
+        five = outcome["5m"]
+        assert (five["received"], five["decided"], five["qualified"], five["undecided"]) == (
+            "3",
+            "2",
+            "1",
+            "1",
+        )
+        assert five["rate"] == "0.5" and float(five["rate_low"]) < 0.5 < float(five["rate_high"])
+        assert five["ratio_note"] == "overlaps_reference"
+        assert outcome["24h"]["ratio_note"] == "too_few"
+        assert float(five["median_minutes_to_qualify"]) == pytest.approx(24 * 60, abs=1)
+        mine = [r for r in rows if r["section"] == "rep outcome" and r["group"] == "ana"]
+        assert {r["key"] for r in mine} >= {"5m", "within_1h", "never"}
+        days = [r for r in rows if r["section"] == "day"]
+        assert days and all(r["went_cold"] != "" and r["breaches"] != "" for r in days)
 
 
 class TestColdLeadChangelist:
@@ -325,3 +369,103 @@ class TestCharts:
         assert svg.count("<circle") == 4
         assert "2026-11-01" in svg and "research 37%" in svg
         assert charts.line_chart([], title="t", desc="d").startswith("<svg")
+
+    def test_last_axis_label_is_not_clipped(self):
+        import re
+        from datetime import date
+
+        days = [date(2026, 11, d) for d in range(1, 29)]
+        for svg in (
+            charts.line_chart([(d, 0.5) for d in days], title="t", desc="d"),
+            charts.count_chart(days, [charts.Series("s", [1] * 28, "#000")], title="t", desc="d"),
+        ):
+            width = int(re.search(r'viewBox="0 0 (\d+) ', svg).group(1))
+            last = re.search(
+                r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)"[^>]*>2026-11-28<', svg
+            )
+            first = re.search(
+                r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)"[^>]*>2026-11-01<', svg
+            )
+            assert last.group(2) == "end" and float(last.group(1)) <= width
+            assert first.group(2) == "start"
+
+    def test_chart_text_follows_the_admin_theme_variables(self):
+        svg = charts.bar_chart([charts.Bar("a", 0.5)], title="t", desc="d")
+        assert "var(--body-fg" in svg and 'class="lf-c-ink"' in svg
+        assert "<text" in svg and all(
+            'class="lf-c-ink"' in t or 'class="lf-c-quiet"' in t for t in svg.split("<text")[1:]
+        )
+
+    @pytest.mark.parametrize(
+        ("value", "shown"),
+        [(None, "–"), (0, "0%"), (0.001, "<1%"), (0.0049, "<1%"), (0.005, "<1%"),
+         (0.0051, "1%"), (0.523, "52%"), (0.996, ">99%"), (1, "100%")],
+    )  # fmt: skip
+    def test_percent_never_rounds_a_real_lead_to_zero(self, value, shown):
+        assert charts.percent(value) == shown
+
+    def test_rate_chart_draws_intervals_and_notes(self):
+        svg = charts.rate_chart(
+            [
+                charts.RateBar("a", 0.5, 0.3, 0.7, "n = 20"),
+                charts.RateBar("b", None, None, None, "n = 0"),
+            ],
+            title="t",
+            desc="d",
+        )
+        assert svg.count('class="lf-c-whisker"') == 1 and "50% · n = 20" in svg and "n = 0" in svg
+
+
+class TestOutcomeSection:
+    def build(self, rep, fast=(25, 5), slow=(5, 25), later=(1, 2)):
+        now = timezone.now()
+        at = now - timedelta(days=3)
+        for delay, (qualified, disqualified) in ((20, fast), (120, slow), (60 * 30, later)):
+            for i in range(qualified + disqualified):
+                LeadFactory(
+                    owner=rep.user,
+                    received_at=at,
+                    first_contacted_at=at + timedelta(minutes=delay),
+                    status="qualified" if i < qualified else "disqualified",
+                    decided_at=at + timedelta(days=1),
+                )
+
+    def test_sentences_ratios_and_too_few(self, client, manager):
+        self.build(RepFactory(user=UserFactory(username="ana")))
+        response = client.get(reverse(DASHBOARD))
+        page = response.content.decode()
+        assert 'id="lf-outcomes"' in page
+        # 25/30 vs 5/30: 5.0×; Katz interval by hand: se = √(1/25 − 1/30 + 1/5 − 1/30)
+        # = √0.173333 = 0.416333, ln 5 ± 0.816006 → 2.2–11.3.
+        assert (
+            "Your leads contacted within 1 hour qualified 5.0× as often as those contacted "
+            "after 1 hour, within 24 hours (n = 30 and 30; 95% CI 2.2–11.3)." in page
+        )
+        assert "Research: 7.0×." in page
+        assert "Leads contacted after 24 hours: too few decided leads to compare (3 here" in page
+        assert 'data-bucket="within_1h" class="lf-reference"' in page
+        assert "too few decided" in page
+
+    def test_dates_are_iso_and_waiting_is_shown(self, client, manager):
+        now = timezone.now()
+        LeadFactory(
+            received_at=now - timedelta(hours=30), first_response_due=now + timedelta(hours=1)
+        )
+        response = client.get(reverse(DASHBOARD))
+        page = response.content.decode()
+        start, end = metrics.default_period(now)
+        assert f"Leads received {start.isoformat()} – {end.isoformat()}" in page
+        assert 'id="lf-waiting" data-value="1"' in page
+        assert '<tr data-bucket="waiting">' in page
+        assert end.strftime("%m/%d/%Y") not in page
+
+    def test_one_real_lead_in_five_minutes_is_not_zero_percent(self, client, manager):
+        now = timezone.now()
+        at = now - timedelta(days=3)
+        LeadFactory(received_at=at, first_contacted_at=at + timedelta(minutes=1))
+        for _ in range(250):
+            LeadFactory(received_at=at)  # never
+        page = client.get(reverse(DASHBOARD)).content.decode()
+        row = page[page.index('<tr data-bucket="5m">') :]
+        row = row[: row.index("</tr>")]
+        assert "&lt;1%" in row

@@ -67,6 +67,7 @@ class TestBuckets:
             "24h": 2,
             "later": 2,
             "never": 2,
+            "waiting": 0,
             "pending": 1,
         }
         assert r["decided"] == 11
@@ -77,6 +78,7 @@ class TestBuckets:
             "24h": 2 / 11,
             "later": 2 / 11,
             "never": 2 / 11,
+            "waiting": 0.0,
         }
         assert r["within_1h"] == 5
         assert r["within_1h_share"] == 5 / 11
@@ -90,6 +92,24 @@ class TestBuckets:
         assert rows["never"]["research"] == 0.23
         assert rows["never"]["count"] == 2
         assert sum(metrics.RESEARCH.values()) == pytest.approx(1)
+
+    def test_over_24_hours_but_not_yet_due_is_waiting_not_never(self):
+        # Received Friday 16:50, due Monday 09:50 in business hours; seen Monday 09:00.
+        friday = datetime(2026, 11, 20, 16, 50, tzinfo=BERLIN)
+        monday_due = datetime(2026, 11, 23, 9, 50, tzinfo=BERLIN)
+        monday_nine = datetime(2026, 11, 23, 9, 0, tzinfo=BERLIN)
+        lead(friday, first_response_due=monday_due)
+        lead(friday, first_response_due=friday + minutes(60), escalated_at=monday_due)
+        r = report(now=monday_nine)
+        assert r["counts"]["waiting"] == 1
+        assert r["counts"]["never"] == 1  # escalated: past due, not waiting
+        assert r["decided"] == 2
+        # The research's clock time counts both as "never" (uncontacted for 24 h).
+        never = next(row for row in r["research"] if row["key"] == "never")
+        assert (never["count"], never["you"]) == (2, 1.0)
+        # Once the deadline passes, the same lead is "never".
+        later = report(now=monday_due + minutes(1))
+        assert (later["counts"]["waiting"], later["counts"]["never"]) == (0, 2)
 
     def test_empty_period_has_no_shares(self):
         r = report()
@@ -197,7 +217,15 @@ class TestPeriod:
         r = report(start=day, end=day)
         assert r["received"] == 2
         assert r["days"] == [
-            {"day": day, "received": 2, "decided": 2, "within_1h": 2, "within_1h_share": 1.0}
+            {
+                "day": day,
+                "received": 2,
+                "decided": 2,
+                "within_1h": 2,
+                "within_1h_share": 1.0,
+                "went_cold": 0,
+                "breaches": 0,
+            }
         ]
 
     def test_default_period_is_last_30_local_days(self):
@@ -212,45 +240,37 @@ class TestPeriod:
 
 
 class TestDays:
-    def test_within_1h_share_per_day(self):
+    def test_within_1h_share_went_cold_and_breaches_per_day(self):
         d1 = datetime(2026, 11, 20, 10, 0, tzinfo=BERLIN)
         d2 = datetime(2026, 11, 21, 10, 0, tzinfo=BERLIN)
-        lead(d1, minutes(30))
-        lead(d1, minutes(90))
-        lead(d1)  # never
-        lead(d2, minutes(2))
-        lead(NOW - minutes(10))  # pending: not decided yet
+        due = d1 + minutes(60)
+        lead(d1, minutes(30), first_response_due=due)  # in time
+        late = lead(d1, minutes(90), first_response_due=due)  # went cold, then contacted
+        lead(d1, first_response_due=due)  # never: went cold
+        lead(d2, minutes(2))  # no deadline: never cold
+        lead(NOW - minutes(10), first_response_due=NOW + minutes(5))  # pending, not due
+        manager = UserFactory()
+        for reason, created, actor in (
+            ("sla_breach", d1 + minutes(61), None),
+            ("sla_breach", d1 + minutes(65), None),
+            ("escalation", d2 + minutes(1), None),  # the sweep escalating: a miss
+            ("escalation", d2 + minutes(2), manager),  # a manager's escalation: not a miss
+            ("manual", d2 + minutes(3), manager),
+        ):
+            Assignment.objects.create(lead=late, reason=reason, created_at=created, actor=actor)
         r = report(start=date(2026, 11, 20), end=date(2026, 11, 23))
-        assert r["days"] == [
-            {
-                "day": date(2026, 11, 20),
-                "received": 3,
-                "decided": 3,
-                "within_1h": 1,
-                "within_1h_share": 1 / 3,
-            },
-            {
-                "day": date(2026, 11, 21),
-                "received": 1,
-                "decided": 1,
-                "within_1h": 1,
-                "within_1h_share": 1.0,
-            },
-            {
-                "day": date(2026, 11, 22),
-                "received": 0,
-                "decided": 0,
-                "within_1h": 0,
-                "within_1h_share": None,
-            },
-            {
-                "day": date(2026, 11, 23),
-                "received": 1,
-                "decided": 0,
-                "within_1h": 0,
-                "within_1h_share": None,
-            },
+        rows = [
+            (d["day"], d["received"], d["decided"], d["within_1h"], d["within_1h_share"])
+            for d in r["days"]
         ]
+        assert rows == [
+            (date(2026, 11, 20), 3, 3, 1, 1 / 3),
+            (date(2026, 11, 21), 1, 1, 1, 1.0),
+            (date(2026, 11, 22), 0, 0, 0, None),
+            (date(2026, 11, 23), 1, 0, 0, None),
+        ]
+        assert [d["went_cold"] for d in r["days"]] == [2, 0, 0, 0]
+        assert [d["breaches"] for d in r["days"]] == [2, 1, 0, 0]
 
 
 class TestPerRepAndSource:
@@ -307,7 +327,15 @@ class TestPerRepAndSource:
         assert a["name"] == "Ana Ames"
         # 4 in the 10th batch + 2 received 90 minutes ago (one contacted, one qualified).
         assert a["received"] == 6
-        assert a["counts"] == {"5m": 2, "1h": 1, "24h": 1, "later": 0, "never": 1, "pending": 1}
+        assert a["counts"] == {
+            "5m": 2,
+            "1h": 1,
+            "24h": 1,
+            "later": 0,
+            "never": 1,
+            "waiting": 0,
+            "pending": 1,
+        }
         assert a["within_1h"] == 3
         assert a["within_1h_share"] == 3 / 5
         assert a["median_minutes"] == 11  # 1, 2, 20, 120
@@ -334,6 +362,7 @@ class TestPerRepAndSource:
             "24h": 0,
             "later": 1,
             "never": 1,
+            "waiting": 0,
             "pending": 1,
         }
 
@@ -394,8 +423,9 @@ class TestQueryCount:
     def test_queries_do_not_grow(self, reps, leads_per_rep, django_assert_max_num_queries):
         self.build(reps, leads_per_rep)
         # Counts (one pass for overall, reps and sources), clock percentiles, per day,
-        # business sample and calendars, overdue, moved away, rep names.
-        with django_assert_max_num_queries(8):
+        # business sample and calendars, overdue, moved away, rep names, breaches per
+        # day, median time to qualification.
+        with django_assert_max_num_queries(10):
             r = report()
         assert r["received"] == reps * leads_per_rep
         assert len(r["reps"]) == reps

@@ -68,11 +68,98 @@ class DashboardFilterForm(forms.Form):
         return data
 
 
+#: How the outcome sentences name a bucket: "as often as those {phrase}".
+BUCKET_PHRASES = {
+    "5m": _("contacted within 5 minutes"),
+    "1h": _("contacted after 5 minutes, within 1 hour"),
+    "within_1h": _("contacted within 1 hour"),
+    "24h": _("contacted after 1 hour, within 24 hours"),
+    "later": _("contacted after 24 hours"),
+    "never": _("never contacted"),
+    "pending": _("not contacted yet"),
+}
+
+
+def _fmt_times(value: float) -> str:
+    return f"{value:.0f}×" if value >= 10 else f"{value:.1f}×"
+
+
+def outcome_sentences(outcome: dict) -> list[dict]:
+    """The outcome report read aloud, one sentence per bucket compared with the reference:
+    the ratio with its interval and the research's figure, or why there is none."""
+    by_key = {b["key"]: b for b in outcome["buckets"]}
+    ref = by_key[outcome["reference"]]
+    sentences = []
+    for b in outcome["buckets"]:
+        note = b["ratio_note"]
+        if note in ("reference", "overlaps_reference") or b["key"] == "pending":
+            continue
+        values = {
+            "reference": BUCKET_PHRASES[ref["key"]],
+            "bucket": BUCKET_PHRASES[b["key"]],
+            "n_ref": ref["decided"],
+            "n": b["decided"],
+            "min": outcome["min_decided"],
+        }
+        if b["ratio"] is not None:
+            values.update(
+                ratio=_fmt_times(b["ratio"]),
+                low=f"{b['ratio_low']:.1f}",
+                high=f"{b['ratio_high']:.1f}",
+            )
+            text = (
+                gettext(
+                    "Your leads %(reference)s qualified %(ratio)s as often as those %(bucket)s "
+                    "(n = %(n_ref)s and %(n)s; 95%% CI %(low)s–%(high)s)."
+                )
+                % values
+            )
+        elif note == "reference_none_qualified":
+            text = (
+                gettext("Leads %(reference)s: none of %(n_ref)s decided qualified, so no ratio.")
+                % values
+            )
+        elif note == "none_qualified":
+            text = (
+                gettext("Leads %(bucket)s: none of %(n)s decided qualified, so no ratio.") % values
+            )
+        else:
+            text = (
+                gettext(
+                    "Leads %(bucket)s: too few decided leads to compare (%(n)s here, %(n_ref)s "
+                    "%(reference)s; at least %(min)s each)."
+                )
+                % values
+            )
+        research = b["research_ratio"]
+        sentences.append(
+            {
+                "key": b["key"],
+                "text": text,
+                "research": (
+                    gettext("Research: %(ratio)s.") % {"ratio": _fmt_times(research)}
+                    if research
+                    else ""
+                ),
+                "has_ratio": b["ratio"] is not None,
+            }
+        )
+    return sentences
+
+
+def _short(text: str, width: int = 22) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _safe_cell(value):
     """Keep spreadsheet programs from running a lead's name as a formula."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return "" if value is None else value
+
+
+def _when(value):
+    return None if value is None else metrics.site_time(value).isoformat()
 
 
 class _Echo:
@@ -163,9 +250,16 @@ class DashboardViews:
             "soon": soon,
             "cold_counts": metrics.cold_summary(leads, now),
             "warning_minutes": BREACH_WARNING_MINUTES,
+            "now_text": metrics.site_time(now).strftime("%Y-%m-%d %H:%M"),
             "bucket_rows": self._bucket_rows(report),
             "bucket_chart": self._bucket_chart(report),
             "trend_chart": self._trend_chart(report),
+            "outcome_rows": report["outcomes"]["buckets"],
+            "outcome_sentences": outcome_sentences(report["outcomes"]),
+            "outcome_chart": self._outcome_chart(report),
+            "rep_chart": self._group_chart(report["reps"], "name", gettext("Per rep")),
+            "source_chart": self._group_chart(report["sources"], "source", gettext("Per source")),
+            "cold_trend_chart": self._cold_trend_chart(report),
             "query": query,
         }
         request.current_app = self.admin_site.name
@@ -214,6 +308,58 @@ class DashboardViews:
             % {"start": report["period"]["start"], "end": report["period"]["end"]},
             reference=metrics.RESEARCH["within_1h"],
             reference_label=gettext("research 37%"),
+        )
+
+    def _outcome_chart(self, report):
+        bars = [
+            charts.RateBar(
+                str(b["label"]),
+                b["rate"],
+                b["rate_low"],
+                b["rate_high"],
+                gettext("n = %(n)s") % {"n": b["decided"]},
+            )
+            for b in report["outcomes"]["buckets"]
+        ]
+        return charts.rate_chart(
+            bars,
+            title=gettext("Qualification rate by time to first contact"),
+            desc=gettext(
+                "Share of decided leads (qualified or disqualified) that qualified, per "
+                "bucket of time to first contact, with its 95%% confidence interval as a "
+                "whisker; n is the number of decided leads. The table below gives every figure."
+            ),
+        )
+
+    def _group_chart(self, rows, label_key, title):
+        bars = [
+            charts.Bar(_short(str(row[label_key] or "–")), row["within_1h_share"])
+            for row in rows
+            if row["received"]
+        ]
+        return charts.bar_chart(
+            bars,
+            title=gettext("%(group)s: share first contacted within 1 hour") % {"group": title},
+            desc=gettext(
+                "One bar per row of the table beside it: the share of its decided leads first "
+                "contacted within 1 hour."
+            ),
+        )
+
+    def _cold_trend_chart(self, report):
+        days = report["days"]
+        return charts.count_chart(
+            [row["day"] for row in days],
+            [
+                charts.Series(gettext("went cold"), [row["went_cold"] for row in days], charts.YOU),
+                charts.Series(gettext("breaches"), [row["breaches"] for row in days], charts.ALERT),
+            ],
+            title=gettext("Cold leads and breaches, per day"),
+            desc=gettext(
+                "Per day of the period: leads received that day that missed their first-"
+                "response deadline (went cold), and missed deadlines that day (the sweep's "
+                "reassignments and escalations). The table below gives every day's figures."
+            ),
         )
 
     # -- exports ---------------------------------------------------------------------
@@ -269,13 +415,15 @@ class DashboardViews:
             writer = csv.writer(_Echo())
             yield writer.writerow(header)
             for row in rows.iterator(chunk_size=2000):
-                *head, due, reassignments, escalated = row
+                *head, received, due, reassignments, escalated = row
                 overdue = round((now - due).total_seconds() / 60, 1)
-                cells = [*head, due, overdue, reassignments, escalated]
+                # The site's zone and whole seconds, as on the page and in the API.
+                cells = [*head, _when(received), _when(due), overdue, reassignments]
+                cells.append(_when(escalated))
                 yield writer.writerow([_safe_cell(cell) for cell in cells])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
-            f'attachment; filename="leadfollow-cold-{now:%Y-%m-%d-%H%M}.csv"'
+            f'attachment; filename="leadfollow-cold-{metrics.site_time(now):%Y-%m-%d-%H%M}.csv"'
         )
         return response

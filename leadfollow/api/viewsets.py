@@ -33,6 +33,7 @@ from leadfollow import jsonsafety, metrics, ownership, privacy
 from leadfollow.api import idempotency, replay
 from leadfollow.api.authentication import SourceKeyAuthentication
 from leadfollow.api.filters import AssignmentFilterSet, LeadApiFilterSet
+from leadfollow.api.metrics_serializers import MetricsReportSerializer
 from leadfollow.api.parsers import SafeJSONParser
 from leadfollow.api.permissions import IsManager, IsSource, is_manager
 from leadfollow.api.serializers import (
@@ -442,11 +443,14 @@ class MetricsView(APIView):
         summary="Response-time metrics",
         description=(
             "How fast leads received in the period were first contacted: counts and shares "
-            "per bucket (within 5 min, 1 h, 24 h, later, never, pending), medians and p90, "
-            "per rep, per source and per day. Reps get the figures of their own leads."
+            "per bucket (within 5 min, 1 h, 24 h, later, never, waiting, pending), medians "
+            "and p90, per rep, per source and per day; and how often they qualified, per "
+            "bucket (rate with a 95% Wilson interval, ratio to the reference bucket with a "
+            "95% Katz interval, undecided leads apart). Reps get the figures of their own "
+            "leads. Times are ISO 8601 in the site time zone; see docs/outcomes.md."
         ),
         parameters=[MetricsQuerySerializer],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: MetricsReportSerializer},
     )
     def get(self, request):
         query = MetricsQuerySerializer(data=request.query_params)
@@ -454,7 +458,7 @@ class MetricsView(APIView):
         report = metrics.response_report(
             Lead.objects.visible_to(request.user), **query.validated_data
         )
-        return Response(report)
+        return Response(MetricsReportSerializer(report).data)
 
 
 # --- personal data -----------------------------------------------------------------------

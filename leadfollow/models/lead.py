@@ -46,6 +46,22 @@ def about_to_breach_q(now: datetime, minutes: int = BREACH_WARNING_MINUTES) -> Q
     )
 
 
+def not_yet_due_q(now: datetime) -> Q:
+    """Awaiting a first response whose deadline has not passed: open, never contacted,
+    not escalated, due at or after ``now`` (the complement of cold among those)."""
+    return _OPEN & _UNCONTACTED & _NOT_ESCALATED & Q(first_response_due__gte=now)
+
+
+def missed_deadline_q(now: datetime) -> Q:
+    """Went cold at some point, by its current deadline: first contacted after it, or not
+    contacted yet and past it (whatever the status now). The daily trend's "went cold";
+    :func:`cold_q` is the subset that is still open, uncontacted and not escalated."""
+    return Q(first_response_due__isnull=False) & (
+        Q(first_contacted_at__gt=models.F("first_response_due"))
+        | (_UNCONTACTED & Q(first_response_due__lt=now))
+    )
+
+
 class LeadQuerySet(models.QuerySet):
     """The states the rest of leadfollow asks about. Cold is derived, never stored."""
 
@@ -185,6 +201,9 @@ class Lead(models.Model):
     heated_up_at = models.DateTimeField(_("heated up at"), null=True, blank=True, editable=False)
     reassignment_count = models.PositiveIntegerField(_("reassignments"), default=0)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # When the lead was qualified or disqualified (cleared on reopening); written only by
+    # ownership.set_status. The outcome report's time to qualification.
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Set by leadfollow.privacy.erase(): personal fields were replaced by a tombstone.
     erased_at = models.DateTimeField(_("personal data erased at"), null=True, blank=True)
@@ -227,12 +246,20 @@ class Lead(models.Model):
                 condition=Q(status__in=["new", "working"]),
                 name="leadfollow_lead_open_email_idx",
             ),
-            # The changelist's order and the response-time report's period. On PostgreSQL
-            # the report's aggregates read only these columns, so they are index-only
-            # scans (no heap fetch per lead); other databases ignore ``include``.
+            # The changelist's order and the response-time and outcome reports' period. On
+            # PostgreSQL the reports' aggregates read only these columns, so they are
+            # index-only scans (no heap fetch per lead); other databases ignore ``include``.
             models.Index(
                 fields=["received_at"],
-                include=["first_contacted_at", "owner", "source"],
+                include=[
+                    "first_contacted_at",
+                    "owner",
+                    "source",
+                    "status",
+                    "decided_at",
+                    "first_response_due",
+                    "escalated_at",
+                ],
                 name="leadfollow_lead_report_idx",
             ),
             models.Index(

@@ -5,15 +5,24 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext
 
+from leadfollow import charts
+
 register = template.Library()
 
 
 @register.filter
 def percent(value) -> str:
-    """0.523 -> "52%"; None (nothing to measure) -> "–"."""
+    """0.523 -> "52%", 0.001 -> "<1%"; None (nothing to measure) -> "–"."""
+    return charts.percent(value)
+
+
+@register.filter
+def times(value) -> str:
+    """A ratio: 4.217 -> "4.2×"; None -> "–"."""
     if value is None or value == "":
         return "–"
-    return f"{float(value) * 100:.0f}%"
+    value = float(value)
+    return f"{value:.0f}×" if value >= 10 else f"{value:.1f}×"
 
 
 @register.filter
