@@ -15,3 +15,7 @@ class LeadFollowConfig(AppConfig):
         )
 
         rulecache.connect_receivers()
+        if self.apps.is_installed("django.contrib.admin"):
+            from leadfollow.admin.reps import add_user_admin_action
+
+            add_user_admin_action()

@@ -286,3 +286,51 @@ def check_scoring(app_configs=None, **kwargs) -> list:
         if not _positive_int(getattr(lf_settings, name)):
             errors.append(Error(f"LEADFOLLOW['{name}'] must be a positive integer.", id=error_id))
     return errors
+
+
+SPECTACULAR_SCHEMA = "drf_spectacular.openapi.AutoSchema"
+
+
+@register(Tags.compatibility)
+def check_api(app_configs=None, **kwargs) -> list:
+    """leadfollow.api's schema and docs pages: E060 without drf-spectacular's AutoSchema
+    (``/api/schema/`` would answer 500), W061 without the sidecar's static files."""
+    if "rest_framework" not in settings.INSTALLED_APPS:
+        return []
+    errors: list = []
+    schema_class = (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_SCHEMA_CLASS")
+    if not _is_spectacular_schema(schema_class):
+        errors.append(
+            Error(
+                f"REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is {schema_class!r}: leadfollow's "
+                "API schema (api/schema/) and docs page (api/docs/) need drf-spectacular's.",
+                hint=f'REST_FRAMEWORK = {{"DEFAULT_SCHEMA_CLASS": "{SPECTACULAR_SCHEMA}"}}',
+                id="leadfollow.E060",
+            )
+        )
+    if "drf_spectacular_sidecar" not in settings.INSTALLED_APPS:
+        errors.append(
+            Warning(
+                "The API docs page (api/docs/) serves Swagger UI from drf-spectacular-sidecar's "
+                "static files, but 'drf_spectacular_sidecar' is not in INSTALLED_APPS.",
+                hint="Add 'drf_spectacular_sidecar' to INSTALLED_APPS (it is installed with "
+                "django-leadfollow); nothing is loaded from a CDN.",
+                id="leadfollow.W061",
+            )
+        )
+    return errors
+
+
+def _is_spectacular_schema(path) -> bool:
+    if path == SPECTACULAR_SCHEMA:
+        return True
+    if not isinstance(path, str):
+        return False
+    from django.utils.module_loading import import_string
+    from drf_spectacular.openapi import AutoSchema
+
+    try:
+        schema_class = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(schema_class, type) and issubclass(schema_class, AutoSchema)

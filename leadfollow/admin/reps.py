@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -78,3 +79,23 @@ class AbsenceAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     search_fields = ["rep__user__username", "reason"]
     autocomplete_fields = ["rep"]
     list_select_related = ["rep__user"]
+
+
+@admin.action(description=_("Make the selected users reps (they get leads)"))
+def make_users_reps(modeladmin, request, queryset):
+    """Added to the User admin (when the user model is registered on ``admin.site``)."""
+    created = availability.make_reps(queryset)
+    modeladmin.message_user(
+        request,
+        ngettext("%(n)s user is now a rep.", "%(n)s users are now reps.", len(created))
+        % {"n": len(created)},
+        messages.SUCCESS,
+    )
+
+
+def add_user_admin_action(site=admin.site) -> None:
+    """Offer "Make the selected users reps" on the site's User changelist. Called from
+    ``AppConfig.ready()``, after every app's admin module registered its ModelAdmins."""
+    user_admin = site._registry.get(get_user_model())
+    if user_admin is not None and make_users_reps not in (user_admin.actions or ()):
+        user_admin.actions = [*(user_admin.actions or ()), make_users_reps]
