@@ -5,6 +5,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from demo_project.mail import mail_backend
+
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "leadfollow-demo-not-for-production")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -97,7 +99,7 @@ STATIC_ROOT = BASE_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "leadfollow:queue"
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+globals().update(mail_backend("django.core.mail.backends.console.EmailBackend"))
 DEFAULT_FROM_EMAIL = "leads@demo.leadfollow.invalid"
 
 LEADFOLLOW = {

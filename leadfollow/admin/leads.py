@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import ownership
 from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.admin.widgets import KeyValueField
 from leadfollow.models import (
     OPEN_STATUSES,
     Assignment,
@@ -201,6 +202,11 @@ class LeadAdminForm(forms.ModelForm):
 
     LIFECYCLE_FIELDS = frozenset({"owner", "status", "confirm_unavailable"})
 
+    attributes = KeyValueField(
+        label=_("attributes"),
+        required=False,
+        help_text=_("Interest signals: pages viewed, company size, budget, UTM…"),
+    )
     confirm_unavailable = forms.BooleanField(
         label=_("Assign even if this rep is unavailable"),
         required=False,

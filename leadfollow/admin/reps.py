@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -6,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import availability
 from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.admin.widgets import WorkingHoursField
 from leadfollow.models import Absence, PauseReason, RepProfile
 from leadfollow.routing import open_loads, unavailability
 
@@ -15,9 +17,25 @@ class AbsenceInline(admin.TabularInline):
     extra = 0
 
 
+class RepProfileForm(forms.ModelForm):
+    working_hours = WorkingHoursField(
+        label=_("working hours"),
+        required=False,
+        help_text=_("Each day's time ranges in the rep's time zone; empty: the site's hours."),
+    )
+
+    class Meta:
+        model = RepProfile
+        fields = ["user", "accepting_leads", "timezone", "working_hours", "capacity", "weight"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["working_hours"].widget.zone = self.instance.timezone
+
+
 @admin.register(RepProfile)
 class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
-    json_objects = ("working_hours",)
+    form = RepProfileForm
     list_display = [
         "user",
         "availability",
