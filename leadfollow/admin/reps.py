@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -9,7 +10,7 @@ from leadfollow import availability
 from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.admin.widgets import WorkingHoursField
 from leadfollow.models import Absence, PauseReason, RepProfile
-from leadfollow.routing import open_loads, unavailability
+from leadfollow.routing import absent_until, open_loads, unavailability
 
 
 class AbsenceInline(admin.TabularInline):
@@ -39,6 +40,7 @@ class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = [
         "user",
         "availability",
+        "absent",
         "load",
         "accepting_leads",
         "timezone",
@@ -56,9 +58,24 @@ class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     actions = ["pause_reps", "resume_reps"]
 
     def changelist_view(self, request, extra_context=None):
-        # One grouped count for the page's load column, not one per rep.
+        # One grouped count for the page's load column, not one per rep; the current
+        # absence's end comes with the rows (get_queryset).
         self._loads, self._now = open_loads(), timezone.now()
         return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.annotate(absent_until=absent_until(timezone.now()))
+        return queryset
+
+    @admin.display(description=_("absent now"))
+    def absent(self, profile: RepProfile) -> str:
+        ends = getattr(profile, "absent_until", None)
+        if ends is None:
+            return "–"
+        until = date_format(timezone.localtime(ends, profile.zone), "DATETIME_FORMAT")
+        return gettext("until %(until)s") % {"until": until}
 
     @admin.display(description=_("open uncontacted / capacity"))
     def load(self, profile: RepProfile) -> str:
@@ -67,7 +84,12 @@ class RepProfileAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("available now"))
     def availability(self, profile: RepProfile) -> str:
         """Why the rep gets no leads now (absent until, paused, off hours, full), or “yes”."""
-        reasons = unavailability(profile, self._now, load=self._loads.get(profile.user_id, 0))
+        reasons = unavailability(
+            profile,
+            self._now,
+            load=self._loads.get(profile.user_id, 0),
+            absence_ends=getattr(profile, "absent_until", None),
+        )
         return "; ".join(reasons) if reasons else gettext("yes")
 
     @admin.action(description=_("Pause: no new leads until resumed"))
