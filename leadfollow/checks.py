@@ -102,6 +102,8 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 f"LEADFOLLOW['HOLIDAYS'] must be a list of ISO dates: {exc}", id="leadfollow.E004"
             )
         )
+    errors.extend(_holiday_errors())
+    errors.extend(_phone_errors())
     for name in (
         "FIRST_RESPONSE_SLA_MINUTES",
         "DEFAULT_REP_CAPACITY",
@@ -158,6 +160,74 @@ def check_settings(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
+
+
+def _holiday_errors() -> list:
+    """E062: a holiday country without the ``holidays`` package; E063: one it does not know."""
+    from leadfollow.calendars import HolidaysUnavailable, public_holidays
+
+    country, subdivision = lf_settings.HOLIDAY_COUNTRY, lf_settings.HOLIDAY_SUBDIVISION
+    if country is None:
+        if subdivision is not None:
+            return [
+                Error(
+                    "LEADFOLLOW['HOLIDAY_SUBDIVISION'] is set without a HOLIDAY_COUNTRY.",
+                    id="leadfollow.E063",
+                )
+            ]
+        return []
+    if not isinstance(country, str) or not (subdivision is None or isinstance(subdivision, str)):
+        return [Error("LEADFOLLOW['HOLIDAY_COUNTRY'] and ['HOLIDAY_SUBDIVISION'] must be "
+                      "ISO codes such as 'DE' and 'BE'.", id="leadfollow.E063")]  # fmt: skip
+    try:
+        public_holidays(country, subdivision, range(2026, 2027))
+    except HolidaysUnavailable:
+        return [
+            Error(
+                f"LEADFOLLOW['HOLIDAY_COUNTRY'] is {country!r}, but the 'holidays' package is "
+                "not installed: deadlines would ignore public holidays.",
+                hint="pip install django-leadfollow[holidays]",
+                id="leadfollow.E062",
+            )
+        ]
+    except ValueError as exc:
+        return [
+            Error(
+                f"LEADFOLLOW['HOLIDAY_COUNTRY'] / ['HOLIDAY_SUBDIVISION']: {exc}.",
+                hint="ISO 3166 codes, e.g. 'DE' and 'BE' (Berlin), 'US' and 'NY'.",
+                id="leadfollow.E063",
+            )
+        ]
+    return []
+
+
+def _phone_errors() -> list:
+    """E064: PHONE_REGION without the ``phonenumbers`` package; E065: an unknown region."""
+    from leadfollow.phones import PhonenumbersUnavailable, is_region
+
+    region = lf_settings.PHONE_REGION
+    if region is None:
+        return []
+    try:
+        known = isinstance(region, str) and is_region(region)
+    except PhonenumbersUnavailable:
+        return [
+            Error(
+                f"LEADFOLLOW['PHONE_REGION'] is {region!r}, but the 'phonenumbers' package is "
+                "not installed.",
+                hint="pip install django-leadfollow[phonenumbers], or set PHONE_REGION to None.",
+                id="leadfollow.E064",
+            )
+        ]
+    if not known:
+        return [
+            Error(
+                f"LEADFOLLOW['PHONE_REGION'] {region!r} is not a region phonenumbers knows.",
+                hint="An ISO 3166 code in capitals, e.g. 'DE' or 'US'.",
+                id="leadfollow.E065",
+            )
+        ]
+    return []
 
 
 def _routing_strategy_error() -> str | None:

@@ -89,6 +89,12 @@ class LeadIntakeForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
     def clean_phone(self) -> str:
+        if lf_settings.PHONE_REGION:  # E.164 with phonenumbers; never refused
+            from leadfollow.phones import normalise
+
+            phone, understood = normalise(self.cleaned_data["phone"], lf_settings.PHONE_REGION)
+            self.phone_unparsed = not understood
+            return phone
         phone = _PHONE_PUNCTUATION.sub("", self.cleaned_data["phone"])
         if phone.startswith("00"):
             phone = "+" + phone[2:]
@@ -122,6 +128,7 @@ class LeadIntakeForm(forms.Form):
                 _("Give an e-mail address or a phone number so a rep can answer."),
                 code="no_contact",
             )
+        data["phone_unparsed"] = getattr(self, "phone_unparsed", False)
         return data
 
 
@@ -218,9 +225,12 @@ def _attach_to_open_lead(cleaned: dict[str, Any], now: datetime) -> Lead | None:
     merged = {**cleaned["attributes"], **lead.attributes}
     if attributes_size(merged) <= lf_settings.MAX_ATTRIBUTES_BYTES:
         lead.attributes = merged
-    for field in ("phone", "company"):
-        if cleaned[field] and not getattr(lead, field):
-            setattr(lead, field, cleaned[field])
+    if cleaned["phone"] and not lead.phone:
+        lead.phone, lead.phone_unparsed = cleaned["phone"], cleaned["phone_unparsed"]
+    if cleaned["company"] and not lead.company:
+        lead.company = cleaned["company"]
     lead.score = score_lead(lead)
-    lead.save(update_fields=["attributes", "phone", "company", "score", "updated_at"])
+    lead.save(
+        update_fields=["attributes", "phone", "phone_unparsed", "company", "score", "updated_at"]
+    )
     return lead

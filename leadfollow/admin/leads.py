@@ -295,7 +295,8 @@ class LeadAdmin(SafeInputAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
         "reassignment_count",
     ]
     # No date_hierarchy and no DISTINCT-over-everything filters: each would scan the table.
-    list_filter = [OverdueFilter, "status", RecentSourceFilter, RepFilter, "received_at"]
+    list_filter = [OverdueFilter, "status", RecentSourceFilter, RepFilter, "received_at",
+                   "phone_unparsed"]  # fmt: skip
     search_fields = ["name", "email", "company", "phone", "external_id"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]

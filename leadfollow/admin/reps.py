@@ -27,7 +27,10 @@ class RepProfileForm(forms.ModelForm):
 
     class Meta:
         model = RepProfile
-        fields = ["user", "accepting_leads", "timezone", "working_hours", "capacity", "weight"]
+        fields = [
+            *("user", "accepting_leads", "timezone", "working_hours"),
+            *("holiday_country", "holiday_subdivision", "capacity", "weight"),
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -251,6 +251,19 @@ class RuleValueWidget(AdminWidgetMedia, forms.MultiWidget):
         return [ValueType.TEXT, str(value)]
 
 
+class RuleValueHiddenWidget(RuleValueWidget):
+    """The same two values as hidden inputs (the preview page re-posts the form)."""
+
+    template_name = "django/forms/widgets/multiwidget.html"
+
+    def __init__(self, attrs=None):
+        forms.MultiWidget.__init__(self, [forms.HiddenInput(), forms.HiddenInput()], attrs)
+
+    @property
+    def is_hidden(self) -> bool:
+        return True
+
+
 def _number(text: str):
     text = text.strip()
     try:
@@ -265,6 +278,7 @@ class RuleValueField(StorableMixin, forms.Field):
     ``["de", "at"]``, ``[1, 2]`` or none. Whether it suits the operator is the rule's clean()."""
 
     widget = RuleValueWidget
+    hidden_widget = RuleValueHiddenWidget
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)

@@ -135,6 +135,9 @@ class Lead(models.Model):
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True, help_text=_("Stored lower-cased."))
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # With LEADFOLLOW["PHONE_REGION"]: the number could not be read as E.164 and is kept
+    # as the lead gave it (leadfollow.phones).
+    phone_unparsed = models.BooleanField(_("phone number not understood"), default=False)
     company = models.CharField(_("company"), max_length=200, blank=True)
     message = models.TextField(_("message"), blank=True)
     # No index of its own: equality on source is served by the (source, external_id)

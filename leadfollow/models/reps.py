@@ -90,6 +90,21 @@ class RepProfile(models.Model):
             "empty uses the site's business hours."
         ),
     )
+    holiday_country = models.CharField(
+        _("public holidays of (country)"),
+        max_length=2,
+        blank=True,
+        help_text=_(
+            "ISO country code such as DE or US (needs the holidays package); empty: the "
+            "site's HOLIDAY_COUNTRY. The site's explicit holiday dates apply as well."
+        ),
+    )
+    holiday_subdivision = models.CharField(
+        _("state or region"),
+        max_length=10,
+        blank=True,
+        help_text=_("Subdivision code such as BE (Berlin) or NY; empty: the whole country."),
+    )
     capacity = models.PositiveIntegerField(
         _("capacity"),
         null=True,
@@ -127,6 +142,33 @@ class RepProfile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+    def clean(self) -> None:
+        from leadfollow.calendars import HolidaysUnavailable, public_holidays
+
+        self.holiday_country = (self.holiday_country or "").strip().upper()
+        self.holiday_subdivision = (self.holiday_subdivision or "").strip().upper()
+        if self.holiday_subdivision and not self.holiday_country:
+            raise ValidationError(
+                {"holiday_country": _("Name the country of the state or region.")}
+            )
+        if not self.holiday_country:
+            return
+        year = timezone.now().year
+        try:
+            public_holidays(self.holiday_country, self.holiday_subdivision, range(year, year + 1))
+        except HolidaysUnavailable:
+            raise ValidationError(
+                {"holiday_country": _("Public holidays by country need the holidays package "
+                                      "(pip install django-leadfollow[holidays]).")}
+            ) from None  # fmt: skip
+        except ValueError:
+            field = "holiday_subdivision" if self.holiday_subdivision else "holiday_country"
+            raise ValidationError(
+                {field: _("No public holidays are known for %(region)s.")
+                 % {"region": "-".join(filter(None, [self.holiday_country,
+                                                     self.holiday_subdivision]))}}
+            ) from None  # fmt: skip
 
     @property
     def effective_capacity(self) -> int:
