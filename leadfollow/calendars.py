@@ -25,6 +25,11 @@ from leadfollow.conf import WATCHED_SETTINGS, lf_settings
 YEARS_BEFORE, YEARS_AFTER = 1, 3
 
 
+#: The RepProfile columns :func:`rep_calendar` reads (for ``.only()``: a deferred one would
+#: cost a query per rep).
+CALENDAR_FIELDS = ("timezone", "working_hours", "holiday_country", "holiday_subdivision")
+
+
 class HolidaysUnavailable(ImportError):
     """A country is configured but the ``holidays`` package is not installed."""
 

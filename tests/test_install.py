@@ -118,7 +118,7 @@ def test_fresh_project_from_the_readme(tmp_path):
         ROOT,
         src,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
+            ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
             "*.sqlite3*", "artifacts",
         ),
     )  # fmt: skip

@@ -131,3 +131,17 @@ def test_no_w040_for_leadfollow_models_on_sqlite():
         assert "models.W040" in unfiltered
     # …and what manage.py says: nothing.
     assert "models.W040" not in [m.id for m in run_checks(databases=["default"])]
+
+
+@pytest.mark.django_db
+def test_rep_login_page_names_the_product_and_pages_have_an_icon(client):
+    page = client.get("/accounts/login/").content.decode()
+    assert "leadfollow" in page and "Log in to your lead queue" in page
+    assert 'rel="icon" href="/static/leadfollow/favicon.svg"' in page
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF="demo_project.urls")
+def test_demo_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == "/static/leadfollow/favicon.svg"
