@@ -197,6 +197,18 @@ def test_fresh_project_from_the_readme(tmp_path):
         assert answer["created"] is True
         assert answer["owner_username"] in {"alice", "bob"}, answer
         assert answer["first_response_due"]
+        # The README's token for reading the API: the owner sees the lead.
+        owner = answer["owner_username"]
+        assert "python manage.py drf_create_token alice" in text
+        out = run([*manage, "drf_create_token", owner], cwd=project, env=env)
+        token = re.search(r"Generated token (\S+) for user", out).group(1)
+        request = urllib.request.Request(
+            base + "/api/leads/", headers={"Authorization": f"Token {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            listed = json.loads(response.read())
+        rows = listed["results"] if isinstance(listed, dict) else listed
+        assert [row["id"] for row in rows] == [answer["id"]]
         # The docs page and its Swagger UI files come from the installed packages.
         with urllib.request.urlopen(base + "/api/docs/", timeout=30) as response:
             page = response.read().decode()
