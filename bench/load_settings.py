@@ -5,6 +5,7 @@ clock, the SLA is two minutes, intake is not throttled (the test posts ~100/s fr
 source), notifications are queued but their e-mails go nowhere.
 """
 
+from demo_project.mail import mail_backend
 from demo_project.settings import *  # noqa: F403
 
 DEBUG = False
@@ -12,7 +13,7 @@ DEBUG = False
 # when each sweep started.
 Q_CLUSTER = {**Q_CLUSTER, "save_limit": 0}  # noqa: F405
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+globals().update(mail_backend("django.core.mail.backends.dummy.EmailBackend"))
 ALL_DAY = [["00:00", "24:00"]]
 LEADFOLLOW = {
     "TIME_ZONE": "Europe/Berlin",

@@ -33,6 +33,7 @@ from leadfollow.models import (
     LeadStatus,
     Outcome,
     RepProfile,
+    RoutingRule,
     ScoringRule,
 )
 from leadfollow.ownership import OUTCOME_STATUS, record_attempt, set_status
@@ -66,7 +67,11 @@ class RepSpec:
     weight: int
 
 
-BERLIN, NEW_YORK = "Europe/Berlin", "America/New_York"
+BERLIN, NEW_YORK, LONDON = "Europe/Berlin", "America/New_York", "Europe/London"
+# The on-call desk answers around the clock, so at night and at weekends new leads still get
+# a deadline within the hour (not Monday's), and the demo always has leads about to breach
+# and going cold.
+ALL_WEEK = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 BERLIN_HOURS = _weekdays(("08:00", "17:00"))
 BERLIN_HOURS_WITH_LUNCH = _weekdays(("08:00", "12:00"), ("13:00", "17:00"))
 NEW_YORK_HOURS = _weekdays(("09:00", "18:00"))
@@ -77,7 +82,11 @@ REPS = (
     RepSpec("mike.johnson", "Mike", "Johnson", NEW_YORK, NEW_YORK_HOURS, 25, 2),
     RepSpec("sarah.miller", "Sarah", "Miller", NEW_YORK, NEW_YORK_HOURS, 20, 1),
     RepSpec("david.chen", "David", "Chen", NEW_YORK, NEW_YORK_HOURS, 15, 1),
+    RepSpec("sam.okafor", "Sam", "Okafor", LONDON, ALL_WEEK, 30, 1),
 )
+ON_CALL_REP = "sam.okafor"
+#: A lead "arrives" this often while the demo runs (django-q2 schedule "demo.arrivals").
+ARRIVAL_EVERY_MINUTES = 5
 ABSENT_REP = "lena.fischer"  # on holiday right now
 PAUSED_REP = "david.chen"  # stopped taking new leads a while ago
 PAUSED_SINCE = 9 * DAY
@@ -208,6 +217,7 @@ class PlannedLead:
     received_at: datetime
     market: str
     recent: bool = False  # uncontacted on purpose: cold now, or still within its deadline
+    web_form: bool = False  # part of the pipeline: a web-form lead
     bucket: str = "never"
     data: dict = field(default_factory=dict)
 
@@ -238,6 +248,7 @@ def seed_demo(
             return "Demo data already present; run seed_demo --reset to start over."
         calendars = _create_team(now)
         _create_scoring_rules()
+        _create_routing_rules()
         plans = _plan_leads(rng, leads, now, list(calendars.values()))
         paused = False
         for plan in plans:
@@ -252,6 +263,38 @@ def seed_demo(
         if not paused:  # no lead arrived since the pause began
             _pause_rep()
         return summary(now)
+
+
+def simulate_arrival(now: datetime | None = None) -> int:
+    """One new lead through ``create_lead``, as a visitor's form would send it (the demo's
+    "demo.arrivals" schedule calls this every ARRIVAL_EVERY_MINUTES): leads keep arriving,
+    come due and go cold while the demo runs, whatever the hour. Returns the lead's id."""
+    now = now or timezone.now()
+    number = Lead.objects.count() + 1
+    rng = random.Random(number)
+    taken = set(Lead.objects.values_list("email", flat=True))
+    market = rng.choices(("DE", "US"), weights=(55, 45))[0]
+    data = _lead_data(rng, MARKETS[market], number, taken)
+    # The live chat: the on-call desk takes it (routing rule), with the 60-minute SLA.
+    data["source"] = "chat"
+    data["external_id"] = f"{EXTERNAL_PREFIX['chat']}{now:%Y%m%d%H%M%S}-{number}"
+    return create_lead(data, now=now).lead.pk
+
+
+def ensure_arrivals_schedule() -> None:
+    """Create (or update) the demo's "demo.arrivals" schedule; idempotent."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="demo.arrivals",
+        defaults={
+            "func": "demo_project.seed.simulate_arrival",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": ARRIVAL_EVERY_MINUTES,
+            "repeats": -1,
+            "next_run": timezone.now() + ARRIVAL_EVERY_MINUTES * MINUTE,
+        },
+    )
 
 
 def already_seeded() -> bool:
@@ -329,6 +372,14 @@ def _local_midnight(at: datetime, zone: str) -> datetime:
     return at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _create_routing_rules() -> None:
+    """Live chat goes to the on-call desk (which never sleeps), else to anyone."""
+    rule = RoutingRule.objects.create(
+        name="Live chat → on-call desk", priority=10, sources=["chat"], fallback_to_all=True
+    )
+    rule.reps.set(RepProfile.objects.filter(user__username=ON_CALL_REP))
+
+
 def _create_scoring_rules() -> None:
     ScoringRule.objects.bulk_create(
         ScoringRule(name=name, field_path=path, operator=op, value=value, points=points)
@@ -348,6 +399,14 @@ def _plan_leads(
     recent = _cold_arrivals(rng, now, calendars, min(rng.randint(9, 13), count // 20))
     waiting = min(rng.randint(3, 5), count // 60)
     recent += [now - rng.uniform(1, 25) * MINUTE for _ in range(waiting)]
+    # The pipeline: live-chat leads that arrived every ARRIVAL_EVERY_MINUTES over the last hour, so
+    # one comes due (and goes cold) every few minutes until the leads that "demo.arrivals"
+    # brings take over; the on-call desk is always on duty, whatever the hour.
+    pipeline = [
+        now - (60 - ARRIVAL_EVERY_MINUTES / 2 - k * ARRIVAL_EVERY_MINUTES) * MINUTE
+        for k in range(min(60 // ARRIVAL_EVERY_MINUTES, count // 8))
+    ]
+    recent += pipeline
     history = count - len(recent)
     remaining = {b: round(history * share) for b, share in BUCKET_SHARES.items() if b != "never"}
     remaining["never"] = history - sum(remaining.values())
@@ -355,11 +414,17 @@ def _plan_leads(
     markets = rng.choices(("DE", "US"), weights=(55, 45), k=count)
     plans = [PlannedLead(_arrival(rng, now, m), m) for m in markets[len(recent) :]]
     _assign_buckets(rng, plans, now, remaining, calendars)
-    plans += [PlannedLead(at, m, recent=True) for at, m in zip(recent, markets, strict=False)]
+    plans += [
+        PlannedLead(at, m, recent=True, web_form=at in pipeline)
+        for at, m in zip(recent, markets, strict=False)
+    ]
     plans.sort(key=lambda p: p.received_at)
     taken: set[str] = set()  # names and e-mail addresses already used
     for number, plan in enumerate(plans, start=1):
         plan.data = _lead_data(rng, MARKETS[plan.market], number, taken)
+        if plan.web_form:  # the site's live chat: the on-call desk, the 60-minute SLA
+            plan.data["source"] = "chat"
+            plan.data["external_id"] = f"{EXTERNAL_PREFIX['chat']}{10000 + number}"
     return plans
 
 

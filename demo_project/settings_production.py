@@ -21,6 +21,7 @@ import os
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from demo_project.mail import mail_backend
 from demo_project.settings import *  # noqa: F403
 from demo_project.settings import DEFAULT_FROM_EMAIL, INSTALLED_APPS, MIDDLEWARE, Q_CLUSTER
 
@@ -105,8 +106,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-EMAIL_BACKEND = os.environ.get(
-    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+globals().update(
+    mail_backend(
+        os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+    )
 )
 LOGGING = {
     "version": 1,

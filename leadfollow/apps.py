@@ -18,3 +18,9 @@ class LeadFollowConfig(AppConfig):
 
         rulecache.connect_receivers()
         events.connect_receivers()  # endpoints re-read by every process when one is saved
+        if self.apps.is_installed("django.contrib.admin"):
+            from leadfollow.admin.reps import add_user_admin_action
+            from leadfollow.admin.site import add_dashboard_to_app_list
+
+            add_user_admin_action()
+            add_dashboard_to_app_list()

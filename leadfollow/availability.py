@@ -1,12 +1,17 @@
-"""Pausing and resuming reps: the non-responder rule, and "I'm away for an hour".
+"""Who takes leads: making users reps, pausing and resuming them (the non-responder rule,
+and "I'm away for an hour").
 
-The only writer of a rep's pause. A paused rep gets no new leads; the sweep hands their
-uncontacted leads (and overdue follow-ups) over as for an absence.
+A user becomes a rep through a ``RepProfile`` row (admin: "Rep availability"); routing gives
+leads only to users who have one. The only writer of a rep's pause. A paused rep gets no
+new leads; the sweep hands their uncontacted leads (and overdue follow-ups) over as for an
+absence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -14,6 +19,24 @@ from django.utils import timezone
 from leadfollow.conf import lf_settings
 from leadfollow.jobs import enqueue_on_commit
 from leadfollow.models import Assignment, AssignmentReason, PauseReason, RepProfile
+
+
+def make_reps(users: Iterable, **defaults: Any) -> list[RepProfile]:
+    """Give each of these users a ``RepProfile`` (accepting leads, the site's hours unless
+    ``defaults`` say otherwise); returns the profiles created, leaving existing ones as
+    they are."""
+    users = list(users)
+    existing = set(RepProfile.objects.filter(user__in=users).values_list("user_id", flat=True))
+    created = []
+    for user in users:
+        if user.pk in existing:
+            continue
+        profile = RepProfile(user=user, **defaults)
+        profile.full_clean(exclude=["user"])
+        profile.save()
+        created.append(profile)
+        existing.add(user.pk)
+    return created
 
 
 def pause(

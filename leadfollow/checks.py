@@ -102,6 +102,8 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 f"LEADFOLLOW['HOLIDAYS'] must be a list of ISO dates: {exc}", id="leadfollow.E004"
             )
         )
+    errors.extend(_holiday_errors())
+    errors.extend(_phone_errors())
     for name in (
         "FIRST_RESPONSE_SLA_MINUTES",
         "DEFAULT_REP_CAPACITY",
@@ -186,6 +188,74 @@ def _privacy_errors() -> list:
             )
         )
     return errors
+
+
+def _holiday_errors() -> list:
+    """E092: a holiday country without the ``holidays`` package; E093: one it does not know."""
+    from leadfollow.calendars import HolidaysUnavailable, public_holidays
+
+    country, subdivision = lf_settings.HOLIDAY_COUNTRY, lf_settings.HOLIDAY_SUBDIVISION
+    if country is None:
+        if subdivision is not None:
+            return [
+                Error(
+                    "LEADFOLLOW['HOLIDAY_SUBDIVISION'] is set without a HOLIDAY_COUNTRY.",
+                    id="leadfollow.E093",
+                )
+            ]
+        return []
+    if not isinstance(country, str) or not (subdivision is None or isinstance(subdivision, str)):
+        return [Error("LEADFOLLOW['HOLIDAY_COUNTRY'] and ['HOLIDAY_SUBDIVISION'] must be "
+                      "ISO codes such as 'DE' and 'BE'.", id="leadfollow.E093")]  # fmt: skip
+    try:
+        public_holidays(country, subdivision, range(2026, 2027))
+    except HolidaysUnavailable:
+        return [
+            Error(
+                f"LEADFOLLOW['HOLIDAY_COUNTRY'] is {country!r}, but the 'holidays' package is "
+                "not installed: deadlines would ignore public holidays.",
+                hint="pip install django-leadfollow[holidays]",
+                id="leadfollow.E092",
+            )
+        ]
+    except ValueError as exc:
+        return [
+            Error(
+                f"LEADFOLLOW['HOLIDAY_COUNTRY'] / ['HOLIDAY_SUBDIVISION']: {exc}.",
+                hint="ISO 3166 codes, e.g. 'DE' and 'BE' (Berlin), 'US' and 'NY'.",
+                id="leadfollow.E093",
+            )
+        ]
+    return []
+
+
+def _phone_errors() -> list:
+    """E094: PHONE_REGION without the ``phonenumbers`` package; E095: an unknown region."""
+    from leadfollow.phones import PhonenumbersUnavailable, is_region
+
+    region = lf_settings.PHONE_REGION
+    if region is None:
+        return []
+    try:
+        known = isinstance(region, str) and is_region(region)
+    except PhonenumbersUnavailable:
+        return [
+            Error(
+                f"LEADFOLLOW['PHONE_REGION'] is {region!r}, but the 'phonenumbers' package is "
+                "not installed.",
+                hint="pip install django-leadfollow[phonenumbers], or set PHONE_REGION to None.",
+                id="leadfollow.E094",
+            )
+        ]
+    if not known:
+        return [
+            Error(
+                f"LEADFOLLOW['PHONE_REGION'] {region!r} is not a region phonenumbers knows.",
+                hint="An ISO 3166 code in capitals, e.g. 'DE' or 'US'.",
+                id="leadfollow.E095",
+            )
+        ]
+    return []
 
 
 def _routing_strategy_error() -> str | None:
@@ -450,6 +520,39 @@ def check_engagement(app_configs=None, **kwargs) -> list:
     return errors
 
 
+SPECTACULAR_SCHEMA = "drf_spectacular.openapi.AutoSchema"
+
+
+@register(Tags.compatibility)
+def check_api(app_configs=None, **kwargs) -> list:
+    """leadfollow.api's schema and docs pages: E090 without drf-spectacular's AutoSchema
+    (``/api/schema/`` would answer 500), W091 without the sidecar's static files."""
+    if "rest_framework" not in settings.INSTALLED_APPS:
+        return []
+    errors: list = []
+    schema_class = (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_SCHEMA_CLASS")
+    if not _is_spectacular_schema(schema_class):
+        errors.append(
+            Error(
+                f"REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is {schema_class!r}: leadfollow's "
+                "API schema (api/schema/) and docs page (api/docs/) need drf-spectacular's.",
+                hint=f'REST_FRAMEWORK = {{"DEFAULT_SCHEMA_CLASS": "{SPECTACULAR_SCHEMA}"}}',
+                id="leadfollow.E090",
+            )
+        )
+    if "drf_spectacular_sidecar" not in settings.INSTALLED_APPS:
+        errors.append(
+            Warning(
+                "The API docs page (api/docs/) serves Swagger UI from drf-spectacular-sidecar's "
+                "static files, but 'drf_spectacular_sidecar' is not in INSTALLED_APPS.",
+                hint="Add 'drf_spectacular_sidecar' to INSTALLED_APPS (it is installed with "
+                "django-leadfollow); nothing is loaded from a CDN.",
+                id="leadfollow.W091",
+            )
+        )
+    return errors
+
+
 @register(Tags.compatibility)
 def check_outcomes(app_configs=None, **kwargs) -> list:
     """Settings of the outcome report (leadfollow.outcomes): leadfollow.E070…E079."""
@@ -473,3 +576,18 @@ def check_outcomes(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
+
+
+def _is_spectacular_schema(path) -> bool:
+    if path == SPECTACULAR_SCHEMA:
+        return True
+    if not isinstance(path, str):
+        return False
+    from django.utils.module_loading import import_string
+    from drf_spectacular.openapi import AutoSchema
+
+    try:
+        schema_class = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(schema_class, type) and issubclass(schema_class, AutoSchema)

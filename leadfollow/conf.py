@@ -18,7 +18,11 @@ DEFAULTS: dict[str, Any] = {
     # Site-wide business calendar, used for reps without their own hours.
     "TIME_ZONE": None,  # None: settings.TIME_ZONE
     "BUSINESS_HOURS": dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), WEEKDAY_HOURS),
-    "HOLIDAYS": [],  # ISO dates, e.g. ["2026-12-25"]
+    "HOLIDAYS": [],  # ISO dates, e.g. ["2026-12-25"]; apply to every rep
+    # Public holidays by country (ISO 3166, e.g. "DE") and subdivision (e.g. "BE"), from the
+    # optional `holidays` package, for reps whose profile names no country of its own.
+    "HOLIDAY_COUNTRY": None,
+    "HOLIDAY_SUBDIVISION": None,
     # First-response deadline, in business minutes of the owner's calendar.
     "FIRST_RESPONSE_SLA_MINUTES": 60,
     "SLA_MINUTES_BY_SOURCE": {},  # {"ads": 15}
@@ -44,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     # A link the first-touch e-mail offers (e.g. "https://example.com/pricing/"); with
     # TRACKING_ENABLED it carries the lead's signed token (leadfollow.tracking).
     "FIRST_TOUCH_LINK": None,
+    # Phone numbers: with the optional `phonenumbers` package and a default region (ISO
+    # 3166, e.g. "DE"), leads' numbers are stored in E.164; unparsable ones as given, flagged.
+    "PHONE_REGION": None,
     # API intake (leadfollow.api): signed requests older or newer than this are refused,
     # and a signature is remembered (in the database) twice this long to refuse replays.
     "API_SIGNATURE_MAX_AGE_SECONDS": 300,

@@ -108,6 +108,12 @@ class LeadIntakeForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
     def clean_phone(self) -> str:
+        if lf_settings.PHONE_REGION:  # E.164 with phonenumbers; never refused
+            from leadfollow.phones import normalise
+
+            phone, understood = normalise(self.cleaned_data["phone"], lf_settings.PHONE_REGION)
+            self.phone_unparsed = not understood
+            return phone
         phone = _PHONE_PUNCTUATION.sub("", self.cleaned_data["phone"])
         if phone.startswith("00"):
             phone = "+" + phone[2:]
@@ -143,6 +149,7 @@ class LeadIntakeForm(forms.Form):
             )
         if not self.errors:
             self._clean_consent(data)
+        data["phone_unparsed"] = getattr(self, "phone_unparsed", False)
         return data
 
     def _clean_consent(self, data: dict[str, Any]) -> None:
@@ -309,16 +316,20 @@ def _attach(lead: Lead, cleaned: dict[str, Any], now: datetime) -> Lead:
     merged = {**cleaned["attributes"], **lead.attributes}
     if attributes_size(merged) <= lf_settings.MAX_ATTRIBUTES_BYTES:
         lead.attributes = merged
-    for field in ("phone", "company"):
-        if cleaned[field] and not getattr(lead, field):
-            setattr(lead, field, cleaned[field])
+    if cleaned["phone"] and not lead.phone:
+        lead.phone, lead.phone_unparsed = cleaned["phone"], cleaned["phone_unparsed"]
+    if cleaned["company"] and not lead.company:
+        lead.company = cleaned["company"]
     if cleaned["consent_purpose"] and not lead.consent_purpose:  # the first consent stays
         for name in CONSENT_FIELDS:
             setattr(lead, name, cleaned[name])
     lead.score = score_lead(lead)
     lead.save(
-        update_fields=["attributes", "phone", "company", "score", "updated_at", *CONSENT_FIELDS]
-    )
+        update_fields=[
+            "attributes", "phone", "phone_unparsed", "company", "score", "updated_at",
+            *CONSENT_FIELDS,
+        ]
+    )  # fmt: skip
     # Coming back is interest: a form_repeat event (behaviour points, maybe heating up).
     engagement.record_event(
         lead, EventType.FORM_REPEAT, source=engagement.INTERNAL_SOURCE, now=now,

@@ -60,7 +60,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import outcomes
 from leadfollow.businesshours import business_minutes_between
-from leadfollow.calendars import rep_calendar, site_calendar
+from leadfollow.calendars import CALENDAR_FIELDS, rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.models import Assignment, AssignmentReason, Lead, RepProfile
 from leadfollow.models.lead import (
@@ -545,7 +545,7 @@ def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
         {
             profile.user_id: rep_calendar(profile)
             for profile in RepProfile.objects.filter(user_id__in=owners).only(
-                "user_id", "timezone", "working_hours"
+                "user_id", *CALENDAR_FIELDS
             )
         }
         if owners

@@ -209,6 +209,8 @@ NOT_PERSONAL: dict[str, set[str]] = {
         "alert_channel",
         "alert_url",
         "alert_secret",
+        "holiday_country",
+        "holiday_subdivision",
     },
     "leadfollow.WebhookEndpoint": {"name", "url", "secret", "events"},
     # The idempotency id is unique per source (it cannot be one tombstone); leadfollow's own

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -357,10 +357,27 @@ def available_now(user_ids: Collection, now: datetime) -> set[int]:
     return {p.user_id for p in profiles if is_open(now, rep_calendar(p))}
 
 
-def unavailability(profile: RepProfile, now: datetime, *, load: int | None = None) -> list[str]:
+_UNKNOWN: Any = object()
+
+
+def absent_until(now: datetime) -> Subquery:
+    """For a ``RepProfile`` queryset's ``annotate()``: when the absence the rep is in at
+    ``now`` ends (the latest, if several overlap), else NULL. One query for a whole list."""
+    current = Absence.objects.filter(rep=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
+    return Subquery(current.order_by("-ends_at").values("ends_at")[:1])
+
+
+def unavailability(
+    profile: RepProfile,
+    now: datetime,
+    *,
+    load: int | None = None,
+    absence_ends: datetime | None = _UNKNOWN,
+) -> list[str]:
     """Why the rep cannot take a lead now, in words for a manager (empty: they can).
 
-    ``load`` is their open uncontacted leads when the caller counted them already."""
+    ``load`` is their open uncontacted leads and ``absence_ends`` the end of their current
+    absence (None: not absent) when the caller read them already (see :func:`absent_until`)."""
     reasons = []
     if not profile.user.is_active:
         reasons.append(gettext("account inactive"))
@@ -374,13 +391,15 @@ def unavailability(profile: RepProfile, now: datetime, *, load: int | None = Non
             if profile.paused_until
             else gettext("paused (%(why)s)") % {"why": profile.get_pause_reason_display()}
         )  # fmt: skip
-    absence = (
-        Absence.objects.filter(rep=profile, starts_at__lte=now, ends_at__gt=now)
-        .order_by("-ends_at")
-        .first()
-    )
-    if absence is not None:
-        until = date_format(timezone.localtime(absence.ends_at, profile.zone), "DATETIME_FORMAT")
+    if absence_ends is _UNKNOWN:
+        absence = (
+            Absence.objects.filter(rep=profile, starts_at__lte=now, ends_at__gt=now)
+            .order_by("-ends_at")
+            .first()
+        )
+        absence_ends = absence.ends_at if absence is not None else None
+    if absence_ends is not None:
+        until = date_format(timezone.localtime(absence_ends, profile.zone), "DATETIME_FORMAT")
         reasons.append(gettext("absent until %(until)s") % {"until": until})
     calendar = rep_calendar(profile)
     if not is_open(now, calendar):

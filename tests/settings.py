@@ -3,6 +3,7 @@
 import os
 
 import dj_database_url
+import django
 
 SECRET_KEY = "leadfollow-tests-only"
 DEBUG = False
@@ -20,6 +21,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular_sidecar",
     "django_q",
     "leadfollow",
 ]
@@ -67,7 +69,10 @@ else:
 Q_CLUSTER = {"name": "leadfollow-tests", "sync": True, "orm": "default", "timeout": 30, "retry": 60}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if django.VERSION >= (6, 1):  # EMAIL_BACKEND is deprecated there
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LEADFOLLOW = {

@@ -67,7 +67,7 @@ def test_manager_reads_the_dashboard_and_reassigns_cold_leads(live_server, brows
 
     # From the app page to the dashboard, as a manager would click.
     browser.get(live_server.url + reverse("admin:app_list", args=["leadfollow"]))
-    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#leadfollow-dashboard-link a"))
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#leadfollow-dashboard a"))
     assert "Cold leads and response times" in browser.title
 
     def shown(element_id: str) -> str:

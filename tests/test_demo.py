@@ -82,13 +82,19 @@ def test_seed_demo_builds_a_believable_month(
     assert now == clock
 
     assert "300 leads" in output
-    assert callbacks == [], "seeding must not queue notification tasks"
+    from leadfollow import rulecache
+
+    # The routing rule it creates refreshes the rule cache after commit; nothing else.
+    queued = [c for c in callbacks if getattr(c, "func", None) is not rulecache._new_token]
+    assert queued == [], "seeding must not queue notification tasks"
     assert mail.outbox == []
 
     reps = RepProfile.objects.select_related("user")
-    assert reps.count() == 6
-    assert {r.timezone for r in reps} == {"Europe/Berlin", "America/New_York"}
-    assert all(set(r.working_hours) == {"mon", "tue", "wed", "thu", "fri"} for r in reps)
+    assert reps.count() == 7
+    assert {r.timezone for r in reps} == {"Europe/Berlin", "America/New_York", "Europe/London"}
+    office = reps.exclude(user__username=seed.ON_CALL_REP)
+    assert all(set(r.working_hours) == {"mon", "tue", "wed", "thu", "fri"} for r in office)
+    assert len(reps.get(user__username=seed.ON_CALL_REP).working_hours) == 7
     absent = reps.exclude(pk__in=reps.present(now).values("pk"))
     assert [r.user.username for r in absent] == [seed.ABSENT_REP]
     assert [r.user.username for r in reps.filter(accepting_leads=False)] == [seed.PAUSED_REP]
@@ -157,7 +163,7 @@ def test_seed_demo_options_reset_and_size(db, demo_app):
 
     seed_command("--reset", "--leads", "60", "--seed", "4")
     assert len(snapshot()) == 60
-    assert RepProfile.objects.count() == 6
+    assert RepProfile.objects.count() == 7
 
 
 def test_seed_is_deterministic(db):
@@ -225,3 +231,38 @@ def test_demo_check_starts_and_stops_both_processes(tmp_path):
     assert busy.returncode != 0
     assert "already present" in busy.stdout
     assert "web server exited" in busy.stderr
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2026, 11, 21, 2, 30, tzinfo=BERLIN),  # Saturday night: only the desk works
+        datetime(2026, 11, 25, 23, 40, tzinfo=BERLIN),  # a weekday night
+        datetime(2026, 11, 22, 15, 0, tzinfo=BERLIN),  # Sunday afternoon
+    ],
+    ids=["saturday-night", "weekday-night", "sunday"],
+)
+def test_something_is_cold_and_about_to_breach_at_any_hour_while_the_demo_runs(db, start):
+    """What a visitor sees over two hours of the running demo: the sweep every few minutes,
+    a lead arriving every ARRIVAL_EVERY_MINUTES; each look (between two sweeps) finds leads
+    gone cold to try the bulk actions on, and leads about to breach."""
+    import time_machine
+    from django.test import override_settings
+
+    from demo_project import settings as demo_settings
+    from leadfollow.sweep import reassign_overdue
+
+    step = timedelta(minutes=seed.ARRIVAL_EVERY_MINUTES)
+    demo = override_settings(LEADFOLLOW=demo_settings.LEADFOLLOW)
+    with demo, time_machine.travel(start, tick=False) as clock:
+        seed.seed_demo(leads=100)
+        seen = []
+        for _ in range(24):  # two hours
+            now = timezone.now()
+            seen.append((now, Lead.objects.cold(now).count(),
+                         Lead.objects.about_to_breach(now).count()))  # fmt: skip
+            reassign_overdue(now)
+            clock.shift(step - timedelta(minutes=2))
+            seed.simulate_arrival()
+            clock.shift(timedelta(minutes=2))
+    assert all(cold and due_soon for _, cold, due_soon in seen), seen

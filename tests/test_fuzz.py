@@ -133,13 +133,6 @@ def counts() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Lead, Submission, Assignment, ContactAttempt))
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def source_client(db):
     RepFactory()

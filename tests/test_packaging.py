@@ -34,7 +34,7 @@ def wheel_names(tmp_path_factory) -> list[str]:
         ROOT,
         src,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "*.sqlite3*"
+            ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "*.sqlite3*"
         ),
     )
     fake_site = src / ".venv" / "lib" / "python3.11" / "site-packages" / "leadfollow_vendored"

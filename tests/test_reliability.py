@@ -20,7 +20,6 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Count, Q
@@ -144,6 +143,7 @@ def _terminate(pid: int) -> None:
     """What a PostgreSQL restart looks like to one client: its backend goes away."""
     params = connection.get_connection_params()
     dsn = {k: params[k] for k in ("host", "port", "user", "password") if params.get(k)}
+    psycopg = pytest.importorskip("psycopg")  # PostgreSQL-only; the test extra lacks it
     with psycopg.connect(dbname="postgres", autocommit=True, **dsn) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     time.sleep(0.05)
@@ -210,6 +210,7 @@ def test_all_connections_killed_under_concurrent_intake_then_recovery(live_serve
     def kill_all() -> None:
         params = connection.get_connection_params()
         dsn = {k: params[k] for k in ("host", "port", "user", "password") if params.get(k)}
+        psycopg = pytest.importorskip("psycopg")
         with psycopg.connect(dbname="postgres", autocommit=True, **dsn) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -304,16 +304,17 @@ def test_admin_preview_shows_changes_and_saves_nothing(client, superuser):
     LeadFactory.create_batch(3, source="ads")
     client.force_login(superuser)
     url = reverse("admin:leadfollow_scoringrule_change", args=[rule_.pk])
-    form = {"name": rule_.name, "field_path": "source", "operator": "eq", "value": '"ads"',
-            "points": "25", "active": "on", "note": ""}  # fmt: skip
+    form = {"name": rule_.name, "field_path": "source", "operator": "eq", "value_0": "text",
+            "value_1": "ads", "points": "25", "active": "on", "note": ""}  # fmt: skip
     assert b"_preview" in client.get(url).content
     response = client.post(url, {**form, "_preview": "1"})
     assert response.status_code == 200
     assert response.context["preview"].changed == 3
     assert ScoringRule.objects.get().points == 10
     assert b'name="_save"' in response.content
+    assert b'type="hidden" name="value_0" value="text"' in response.content
     # An invalid rule is not previewed: the change form shows the manager's message.
-    response = client.post(url, {**form, "operator": "gt", "_preview": "1"})
+    response = client.post(url, {**form, "operator": "gt", "value_0": "number", "_preview": "1"})
     assert "number" in str(response.context["adminform"].form.errors["value"])
     # Saving from the preview page stores the rule.
     client.post(url, {**form, "_save": "1"})

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from leadfollow import ownership
 from leadfollow.admin.privacy import PrivacyActionsMixin
 from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.admin.widgets import KeyValueField
 from leadfollow.models import (
     OPEN_STATUSES,
     Assignment,
@@ -173,17 +175,51 @@ class ContactAttemptInline(SafeInputAdminMixin, admin.TabularInline):
         return formset
 
 
+NOBODY = _("nobody")
+
+
+def person(user, nobody=NOBODY) -> str:
+    """A user as a manager knows them: full name, else user name."""
+    if user is None:
+        return str(nobody)
+    return user.get_full_name() or user.get_username()
+
+
 class AssignmentInline(admin.TabularInline):
+    """The lead's history in words: who had it, who got it, why, who did it, when and until
+    when (one query for all rows)."""
+
     model = Assignment
     fk_name = "lead"
     extra = 0
     can_delete = False
-    fields = ["created_at", "from_rep", "to_rep", "reason", "actor", "first_response_due"]
+    fields = ["created_at", "previous_owner", "new_owner", "reason", "done_by", "deadline"]
     readonly_fields = fields
     ordering = ["-created_at", "-pk"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_rep", "to_rep", "actor")
+
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("from"))
+    def previous_owner(self, assignment: Assignment) -> str:
+        return person(assignment.from_rep)
+
+    @admin.display(description=_("to"))
+    def new_owner(self, assignment: Assignment) -> str:
+        return person(assignment.to_rep, nobody=_("nobody (managers)"))
+
+    @admin.display(description=_("by"))
+    def done_by(self, assignment: Assignment) -> str:
+        return person(assignment.actor, nobody=_("leadfollow (automatic)"))
+
+    @admin.display(description=_("deadline set"))
+    def deadline(self, assignment: Assignment) -> str:
+        if assignment.first_response_due is None:
+            return "–"
+        return date_format(timezone.localtime(assignment.first_response_due), "DATETIME_FORMAT")
 
 
 class SubmissionInline(admin.TabularInline):
@@ -203,6 +239,11 @@ class LeadAdminForm(forms.ModelForm):
 
     LIFECYCLE_FIELDS = frozenset({"owner", "status", "confirm_unavailable"})
 
+    attributes = KeyValueField(
+        label=_("attributes"),
+        required=False,
+        help_text=_("Interest signals: pages viewed, company size, budget, UTM…"),
+    )
     confirm_unavailable = forms.BooleanField(
         label=_("Assign even if this rep is unavailable"),
         required=False,
@@ -256,7 +297,8 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
         "reassignment_count",
     ]
     # No date_hierarchy and no DISTINCT-over-everything filters: each would scan the table.
-    list_filter = [OverdueFilter, "status", RecentSourceFilter, RepFilter, "received_at"]
+    list_filter = [OverdueFilter, "status", RecentSourceFilter, RepFilter, "received_at",
+                   "phone_unparsed"]  # fmt: skip
     search_fields = ["name", "email", "company", "phone", "external_id"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]

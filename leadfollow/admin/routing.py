@@ -3,10 +3,22 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.admin.widgets import ListField
 from leadfollow.models import RoutingRule
 
 
 class RoutingRuleForm(forms.ModelForm):
+    sources = ListField(
+        label=_("sources"),
+        required=False,
+        help_text=_("Lead sources this rule applies to, one per line (e.g. ads); empty: any."),
+    )
+    attribute_values = ListField(
+        label=_("attribute values"),
+        required=False,
+        help_text=_("Values that match, one per line (case-insensitive), e.g. de, at, ch."),
+    )
+
     class Meta:
         model = RoutingRule
         fields = [

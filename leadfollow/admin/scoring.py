@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -9,12 +10,28 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.admin.widgets import RuleValueField
 from leadfollow.models import ScoringRule
 from leadfollow.scoring import match_counts, preview_rule_change
 
 
+class ScoringRuleForm(forms.ModelForm):
+    value = RuleValueField(
+        label=_("value"),
+        help_text=_(
+            "Its type, then the value: a text, a number, true or false, or a list one per "
+            "line for “is one of”. “is present” takes no value."
+        ),
+    )
+
+    class Meta:
+        model = ScoringRule
+        fields = ["name", "field_path", "operator", "value", "points", "active", "note"]
+
+
 @admin.register(ScoringRule)
 class ScoringRuleAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+    form = ScoringRuleForm
     list_display = [
         "name",
         "field_path",

@@ -7,8 +7,9 @@ Needs ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSc
 
 from __future__ import annotations
 
+from django.templatetags.static import static
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leadfollow import __version__
 from leadfollow.api.authentication import KEY_HEADER, KEY_ID_HEADER, SIGNATURE_HEADER
@@ -67,7 +68,8 @@ def only_leadfollow(endpoints):
     return [
         e
         for e in endpoints
-        if _module(e[3]).startswith("leadfollow.") and getattr(e[3], "cls", None) is not SchemaView
+        if _module(e[3]).startswith("leadfollow.")
+        and getattr(e[3], "cls", None) not in (SchemaView, DocsView)
     ]
 
 
@@ -117,3 +119,21 @@ SETTINGS = {
 
 class SchemaView(SpectacularAPIView):
     custom_settings = SETTINGS
+
+
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI for leadfollow's schema at ``docs/``, from ``drf-spectacular-sidecar``'s
+    static files (``"drf_spectacular_sidecar"`` in ``INSTALLED_APPS``, system check
+    ``leadfollow.W091``): nothing loads from a CDN, whatever ``SPECTACULAR_SETTINGS`` say."""
+
+    url_name = "leadfollow_api:schema"
+    template_name = "leadfollow/api/docs.html"
+    title = SETTINGS["TITLE"]
+
+    @staticmethod
+    def _swagger_ui_resource(filename):
+        return static(f"drf_spectacular_sidecar/swagger-ui-dist/{filename}")
+
+    @staticmethod
+    def _swagger_ui_favicon():
+        return static("leadfollow/favicon.svg")

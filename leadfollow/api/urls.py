@@ -1,10 +1,12 @@
-"""``path("api/", include("leadfollow.api.urls"))``: the REST API and its OpenAPI schema."""
+"""``path("api/", include("leadfollow.api.urls"))``: the REST API, its OpenAPI schema and
+the human-readable docs page (``api/docs/``; ``api/`` redirects there)."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 from rest_framework.routers import SimpleRouter
 
 from leadfollow.api import events, viewsets
-from leadfollow.api.schema import SchemaView
+from leadfollow.api.schema import DocsView, SchemaView
 
 app_name = "leadfollow_api"
 
@@ -22,4 +24,6 @@ urlpatterns = [
     path("privacy/erasure/", viewsets.ErasureView.as_view(), name="privacy-erasure"),
     path("privacy/export/", viewsets.ExportView.as_view(), name="privacy-export"),
     path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(), name="docs"),
+    path("", RedirectView.as_view(pattern_name="leadfollow_api:docs"), name="root"),
 ]

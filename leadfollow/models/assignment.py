@@ -77,7 +77,9 @@ class Assignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.lead_id}: {self.from_rep_id} → {self.to_rep_id} ({self.reason})"
+        # No related rows here (lists of assignments would fetch each): reason and time.
+        at = timezone.localtime(self.created_at) if self.created_at else None
+        return f"{self.get_reason_display()} · {at:%Y-%m-%d %H:%M}" if at else str(self.reason)
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

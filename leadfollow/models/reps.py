@@ -91,6 +91,21 @@ class RepProfile(models.Model):
             "empty uses the site's business hours."
         ),
     )
+    holiday_country = models.CharField(
+        _("public holidays of (country)"),
+        max_length=2,
+        blank=True,
+        help_text=_(
+            "ISO country code such as DE or US (needs the holidays package); empty: the "
+            "site's HOLIDAY_COUNTRY. The site's explicit holiday dates apply as well."
+        ),
+    )
+    holiday_subdivision = models.CharField(
+        _("state or region"),
+        max_length=10,
+        blank=True,
+        help_text=_("Subdivision code such as BE (Berlin) or NY; empty: the whole country."),
+    )
     capacity = models.PositiveIntegerField(
         _("capacity"),
         null=True,
@@ -149,6 +164,32 @@ class RepProfile(models.Model):
     def __str__(self) -> str:
         return str(self.user)
 
+    def clean(self) -> None:
+        errors = {**self._holiday_errors(), **self._alert_errors()}
+        if errors:
+            raise ValidationError(errors)
+
+    def _holiday_errors(self) -> dict:
+        from leadfollow.calendars import HolidaysUnavailable, public_holidays
+
+        self.holiday_country = (self.holiday_country or "").strip().upper()
+        self.holiday_subdivision = (self.holiday_subdivision or "").strip().upper()
+        if self.holiday_subdivision and not self.holiday_country:
+            return {"holiday_country": _("Name the country of the state or region.")}
+        if not self.holiday_country:
+            return {}
+        year = timezone.now().year
+        try:
+            public_holidays(self.holiday_country, self.holiday_subdivision, range(year, year + 1))
+        except HolidaysUnavailable:
+            return {"holiday_country": _("Public holidays by country need the holidays package "
+                                         "(pip install django-leadfollow[holidays]).")}  # fmt: skip
+        except ValueError:
+            field = "holiday_subdivision" if self.holiday_subdivision else "holiday_country"
+            region = "-".join(filter(None, [self.holiday_country, self.holiday_subdivision]))
+            return {field: _("No public holidays are known for %(region)s.") % {"region": region}}
+        return {}
+
     @property
     def effective_capacity(self) -> int:
         from leadfollow.conf import lf_settings
@@ -161,7 +202,7 @@ class RepProfile(models.Model):
 
         return ZoneInfo(self.timezone or lf_settings.TIME_ZONE)
 
-    def clean(self) -> None:
+    def _alert_errors(self) -> dict:
         from leadfollow.conf import lf_settings
         from leadfollow.webhooks.outbound import url_error
 
@@ -176,8 +217,7 @@ class RepProfile(models.Model):
             errors["alert_url"] = error
         if self.alert_channel == "webhook" and not self.alert_secret.startswith("whsec_"):
             errors["alert_secret"] = _("The signed webhook channel needs a whsec_… secret.")
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
     def is_paused(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from demo_project.seed import DEFAULT_LEADS, DEFAULT_SEED, seed_demo
+from demo_project.seed import DEFAULT_LEADS, DEFAULT_SEED, ensure_arrivals_schedule, seed_demo
 
 
 class Command(BaseCommand):
@@ -17,3 +17,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, leads, seed, reset, **options):
         self.stdout.write(seed_demo(leads=leads, seed=seed, reset=reset))
+        ensure_arrivals_schedule()  # a new lead every few minutes while the demo runs
