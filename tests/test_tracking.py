@@ -3,7 +3,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core import signing
+from django.http import HttpResponse
 from django.template import Context, Template
 from django.test import Client, override_settings
 
@@ -19,7 +19,10 @@ ON = {"TIME_ZONE": "Europe/Berlin", "TRACKING_ENABLED": True}
 
 
 def signed_cookie(lead_id) -> str:
-    return signing.get_cookie_signer(salt=COOKIE + tracking.COOKIE_SALT).sign(str(lead_id))
+    """The cookie as Django signs it (its scheme differs between Django versions)."""
+    response = HttpResponse()
+    response.set_signed_cookie(COOKIE, str(lead_id), salt=tracking.COOKIE_SALT)
+    return response.cookies[COOKIE].value
 
 
 def visitor(lead=None, *, consent=True, **headers) -> Client:
