@@ -14,9 +14,11 @@ class LeadFollowConfig(AppConfig):
             rulecache,
             scoring,  # noqa: F401  rescores leads when rules change
         )
+        from leadfollow.api import authentication
         from leadfollow.webhooks import events
 
         rulecache.connect_receivers()
+        authentication.connect_receivers()  # API keys re-read when one changes
         events.connect_receivers()  # endpoints re-read by every process when one is saved
         if self.apps.is_installed("django.contrib.admin"):
             from leadfollow.admin.reps import add_user_admin_action

@@ -80,16 +80,10 @@ def connect_receivers() -> None:
     the scoring rules' receiver lives in ``leadfollow.scoring``, which also rescores)."""
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
-    from leadfollow.models import ApiKey, RoutingRule
+    from leadfollow.models import RoutingRule
 
     def routing_changed(**kwargs) -> None:
         invalidate("routing")
-
-    def keys_changed(**kwargs) -> None:
-        invalidate("apikeys")
-
-    for signal, uid in ((post_save, "lf_apikey_saved"), (post_delete, "lf_apikey_deleted")):
-        signal.connect(keys_changed, sender=ApiKey, weak=False, dispatch_uid=uid)
 
     # weak=False: the receiver is a local function, kept alive by the dispatcher.
     for signal, uid in ((post_save, "lf_routing_saved"), (post_delete, "lf_routing_deleted")):

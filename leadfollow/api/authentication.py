@@ -117,6 +117,24 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
         return (AnonymousUser(), api_key)
 
 
+def connect_receivers() -> None:
+    """Every process reads the keys again when one is saved, deleted, or written by a
+    queryset (the admin's "revoke"): called from ready()."""
+    from django.db.models.signals import post_delete, post_save
+
+    from leadfollow.models.apikeys import keys_changed
+
+    def changed(**kwargs) -> None:
+        rulecache.invalidate("apikeys")
+
+    for signal, uid in (
+        (post_save, "lf_apikey_saved"),
+        (post_delete, "lf_apikey_deleted"),
+        (keys_changed, "lf_apikeys_written"),
+    ):
+        signal.connect(changed, sender=ApiKey, weak=False, dispatch_uid=uid)
+
+
 def _key(prefix: str) -> ApiKey | None:
     """The key with this public prefix, from this process's copy of all keys while the
     shared token says none changed (a revocation is seen by the next request everywhere;

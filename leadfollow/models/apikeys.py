@@ -8,10 +8,9 @@ import secrets
 from datetime import datetime
 
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from leadfollow import rulecache
 
 KEY_PREFIX = "lf"
 
@@ -30,22 +29,27 @@ def split_key(raw_key: str) -> str | None:
     return prefix
 
 
+# Sent after a queryset wrote keys (``update()``, ``delete()``): the per-process key cache
+# (``leadfollow.api.authentication``) listens, as it does to post_save and post_delete.
+keys_changed = Signal()
+
+
 class ApiKeyQuerySet(models.QuerySet):
     """Keys are cached per process (``leadfollow.api.authentication``); every write through
     a queryset — the admin's "revoke", a site's own ``update()`` — makes every process read
-    them again, as saving or deleting one key does (``rulecache``)."""
+    them again, as saving or deleting one key does."""
 
     def active(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=True)
 
     def update(self, **kwargs) -> int:
         changed = super().update(**kwargs)
-        rulecache.invalidate("apikeys")
+        keys_changed.send(sender=ApiKey)
         return changed
 
     def delete(self):
         deleted = super().delete()
-        rulecache.invalidate("apikeys")
+        keys_changed.send(sender=ApiKey)
         return deleted
 
     def create_key(self, *, source: str, name: str = "") -> tuple[ApiKey, str]:
