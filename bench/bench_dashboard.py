@@ -38,7 +38,7 @@ INSERT INTO leadfollow_lead (
     name, email, phone, company, message, source, external_id, attributes, status,
     owner_id, received_at, assigned_at, first_response_due, first_contacted_at,
     last_contacted_at, next_follow_up_at, score, reassignment_count, escalated_at, updated_at,
-    decided_at
+    decided_at, consent_purpose, consent_text, engagement_score, phone_unparsed
 )
 SELECT
     'Lead ' || g, 'lead' || g || '@example.org', '', 'Company ' || mod(g, 5000), '',
@@ -57,7 +57,8 @@ SELECT
     CASE WHEN g <= %(n)s - 20000 AND NOT (contacted IS NULL AND g > %(n)s - 3500)
          THEN LEAST(now(),
                     received + make_interval(secs => 86400 + mod(g * 104729::bigint, 1209600)))
-    END
+    END,
+    '', '', 0, false
 FROM (
     SELECT g, received, r,
         CASE WHEN r < 0.15 THEN received + make_interval(secs => 10 + r * 1500)

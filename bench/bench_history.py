@@ -32,7 +32,7 @@ LEADS_SQL = """
 INSERT INTO leadfollow_lead (name, email, phone, company, message, source, external_id,
     attributes, status, owner_id, received_at, assigned_at, first_response_due,
     first_contacted_at, last_contacted_at, next_follow_up_at, score, reassignment_count,
-    escalated_at, updated_at, consent_purpose, consent_text)
+    escalated_at, updated_at, consent_purpose, consent_text, engagement_score, phone_unparsed)
 SELECT 'Lead ' || i, 'lead' || i || '@example.org', '', '', '',
     (ARRAY['web','ads','partner'])[1 + i %% 3], NULL, '{"pages": 3}'::jsonb,
     CASE WHEN %(overdue)s THEN 'new'
@@ -46,7 +46,7 @@ SELECT 'Lead ' || i, 'lead' || i || '@example.org', '', '', '',
          ELSE now() - (i || ' minutes')::interval + interval '1 hour' END,
     CASE WHEN %(overdue)s OR i %% 1000 < 3 THEN NULL
          ELSE now() - (i || ' minutes')::interval + interval '20 minutes' END,
-    NULL, NULL, i %% 50, 0, NULL, now(), '', ''
+    NULL, NULL, i %% 50, 0, NULL, now(), '', '', 0, false
 FROM generate_series(1, %(count)s) AS i
 """
 ASSIGNMENTS_SQL = """

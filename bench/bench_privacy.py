@@ -26,7 +26,8 @@ LEADS_SQL = """
 INSERT INTO leadfollow_lead (name, email, phone, company, message, source, external_id,
     attributes, status, owner_id, received_at, assigned_at, first_response_due,
     first_contacted_at, last_contacted_at, next_follow_up_at, score, reassignment_count,
-    escalated_at, updated_at, consent_purpose, consent_text, consent_at, erased_at)
+    escalated_at, updated_at, consent_purpose, consent_text, consent_at, erased_at,
+    engagement_score, phone_unparsed)
 SELECT 'Lead ' || i, 'lead' || i || '@example.org', '+49301234' || i, 'Company ' || i,
     'Message of lead ' || i, (ARRAY['web','ads','partner'])[1 + i %% 3], 'ext-' || i,
     '{"pages": 3}'::jsonb,
@@ -35,7 +36,7 @@ SELECT 'Lead ' || i, 'lead' || i || '@example.org', '+49301234' || i, 'Company '
     NULL, now() - (i || ' minutes')::interval, now() - (i || ' minutes')::interval,
     now() - (i || ' minutes')::interval + interval '1 hour',
     now() - (i || ' minutes')::interval + interval '20 minutes', NULL, NULL, i %% 50, 0, NULL,
-    now() - interval '1 day', 'Quote', 'You may contact me.', now(), NULL
+    now() - interval '1 day', 'Quote', 'You may contact me.', now(), NULL, 0, false
 FROM generate_series(1, %(count)s) AS i
 """
 ATTEMPTS_SQL = """
