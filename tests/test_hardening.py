@@ -721,3 +721,25 @@ def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers(
         server.wait(timeout=20)
     assert sorted(statuses) == [201] + [401] * 11, statuses
     assert Lead.objects.filter(email="replay@example.com").count() == 1
+
+
+@pytest.mark.parametrize("bad_id", [str(2**63), str(-(2**63) - 1), "9" * 40])
+def test_admin_ids_beyond_64_bits_are_form_errors_not_500(admin_client_, bad_id):
+    """SQLite's driver raises OverflowError for such an id (found by the admin fuzz test):
+    a routing rule's reps (many-to-many) and a lead's owner (foreign key) refuse it."""
+    from leadfollow.models import Lead, RoutingRule
+
+    rep = RepFactory()
+    response = admin_client_.post(
+        reverse("admin:leadfollow_routingrule_add"),
+        {"name": "big", "priority": 1, "active": "on", "reps": [bad_id], "sla_minutes": ""},
+    )
+    assert response.status_code == 200 and response.context["adminform"].form.errors["reps"]
+    assert not RoutingRule.objects.exists()
+    response = admin_client_.post(
+        reverse("admin:leadfollow_lead_add"),
+        {"name": "Jo", "email": "jo@example.com", "source": "web", "status": "new",
+         "owner": bad_id, "attributes": "{}"},
+    )  # fmt: skip
+    assert response.status_code == 200 and response.context["adminform"].form.errors["owner"]
+    assert not Lead.objects.exists() and rep.pk
