@@ -196,9 +196,8 @@ def _stage(
 
 
 def _announce(lead: Lead, assignment: Assignment) -> None:
-    """Signals now (receivers run in the transaction); notifications and the webhook
-    event (its delivery rows commit with the change) after commit."""
-    events.emit_assignment(lead, assignment)
+    """Signals now (receivers run in the transaction); notifications after commit. The
+    webhook event is the caller's (``events.emit_assignments``: once per batch)."""
     if assignment.reason == AssignmentReason.ESCALATION:
         signals.lead_escalated.send(sender=Lead, lead=lead, assignment=assignment)
         enqueue_on_commit("notify_escalation", assignment.pk)
@@ -225,6 +224,7 @@ def _write(lead: Lead, to, *, slot_taken: bool = False, **change) -> Assignment:
     else:
         lead.save(update_fields=_LEAD_FIELDS)
     assignment.save()
+    events.emit_assignments([(lead, assignment)])  # delivery rows commit with the change
     _announce(lead, assignment)
     return assignment
 
@@ -258,7 +258,9 @@ class MoveBatch:
         update_rows(leads, _LEAD_FIELDS)
         rows = Assignment.objects.bulk_create([row for _, row in self._staged], batch_size=500)
         update_rows(list(self._profiles.values()), _PICK_FIELDS)
-        for lead, row in zip(leads, rows, strict=True):
+        pairs = list(zip(leads, rows, strict=True))
+        events.emit_assignments(pairs)  # one read of the endpoints, one INSERT
+        for lead, row in pairs:
             _announce(lead, row)
         self._staged, self._profiles = [], {}
         return rows

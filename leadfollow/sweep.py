@@ -241,10 +241,10 @@ def _remind(batch: list[Lead], kind: str, due_field: str, now: datetime) -> int:
         )
         for lead in batch
     )
-    for lead, reminder in zip(batch, reminders, strict=True):
+    for reminder in reminders:
         enqueue_on_commit("notify_reminder", reminder.pk)
-        if kind == ReminderKind.SLA_WARNING:
-            events.emit_deadline_warning(lead, reminder)
+    if kind == ReminderKind.SLA_WARNING:
+        events.emit_deadline_warnings(zip(batch, reminders, strict=True))
     return len(reminders)
 
 

@@ -53,12 +53,27 @@ def _usernames(*user_ids: int | None) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=ids).values_list("pk", User.USERNAME_FIELD))
 
 
-def payload(event: str, lead, *, event_id: str, now: datetime, assignment=None, **extra) -> dict:
-    """The body every receiver gets (see the JSON Schema in docs/)."""
-    user_ids = [lead.owner_id]
+def _user_ids(lead, assignment) -> list[int | None]:
+    ids = [lead.owner_id]
     if assignment is not None:
-        user_ids += [assignment.from_rep_id, assignment.to_rep_id, assignment.actor_id]
-    names = _usernames(*user_ids)
+        ids += [assignment.from_rep_id, assignment.to_rep_id, assignment.actor_id]
+    return ids
+
+
+def payload(
+    event: str,
+    lead,
+    *,
+    event_id: str,
+    now: datetime,
+    assignment=None,
+    names: dict[int, str] | None = None,
+    **extra,
+) -> dict:
+    """The body every receiver gets (see the JSON Schema in docs/). ``names``: usernames
+    by user id when the caller read them already (a batch)."""
+    if names is None:
+        names = _usernames(*_user_ids(lead, assignment))
     data: dict = {
         "lead": {
             "id": lead.pk,
@@ -125,32 +140,52 @@ def connect_receivers() -> None:
 def emit(event: str, lead, *, assignment=None, now: datetime | None = None, **extra) -> int:
     """Write one delivery per active endpoint that wants ``event`` and queue each after
     commit. Returns how many. Nothing is built when no endpoint wants it."""
-    endpoints = [pk for pk, wanted in active_endpoints() if not wanted or event in wanted]
+    return emit_all([(event, lead, assignment, now, extra)])
+
+
+def emit_all(items) -> int:
+    """``emit()`` for many changes at once (a sweep batch): the endpoints read once, the
+    usernames in one query and the deliveries in one INSERT, whatever the batch's size.
+    ``items``: (event, lead, assignment or None, now or None, extra payload keys)."""
+    endpoints = active_endpoints()
     if not endpoints:
         return 0
-    now = now or timezone.now()
-    event_id = new_event_id()
-    body = payload(event, lead, event_id=event_id, now=now, assignment=assignment, **extra)
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            endpoint_id=endpoint,
-            event_id=event_id,
-            event=event,
-            lead_id=lead.pk,
-            payload=body,
-            created_at=now,
-            next_attempt_at=now,
+    wanted = [
+        (event, lead, assignment, now or timezone.now(), extra, targets)
+        for event, lead, assignment, now, extra in items
+        if (targets := [pk for pk, events in endpoints if not events or event in events])
+    ]
+    if not wanted:
+        return 0
+    names = _usernames(*(uid for _, lead, a, *_ in wanted for uid in _user_ids(lead, a)))
+    rows = []
+    for event, lead, assignment, now, extra, targets in wanted:
+        event_id = new_event_id()
+        body = payload(
+            event, lead, event_id=event_id, now=now, assignment=assignment, names=names, **extra
         )
-        for endpoint in endpoints
-    )
+        rows += [
+            WebhookDelivery(
+                endpoint_id=endpoint,
+                event_id=event_id,
+                event=event,
+                lead_id=lead.pk,
+                payload=body,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for endpoint in targets
+        ]
+    deliveries = WebhookDelivery.objects.bulk_create(rows)
     for delivery in deliveries:
         enqueue_on_commit("deliver_webhook", delivery.pk)
     return len(deliveries)
 
 
-def emit_assignment(lead, assignment) -> int:
-    return emit(
-        event_for_assignment(assignment), lead, assignment=assignment, now=assignment.created_at
+def emit_assignments(pairs) -> int:
+    """One event per (lead, Assignment row) — a single change, or a sweep batch's."""
+    return emit_all(
+        [(event_for_assignment(row), lead, row, row.created_at, {}) for lead, row in pairs]
     )
 
 
@@ -168,10 +203,17 @@ def emit_contacted(lead, attempt) -> int:
     )
 
 
-def emit_deadline_warning(lead, reminder) -> int:
-    return emit(
-        WebhookEvent.DEADLINE_WARNING,
-        lead,
-        now=reminder.created_at,
-        warning={"reminder_id": reminder.pk, "due_at": _time(reminder.due_at)},
+def emit_deadline_warnings(pairs) -> int:
+    """One ``lead.deadline_warning`` per (lead, its warning Reminder row)."""
+    return emit_all(
+        [
+            (
+                WebhookEvent.DEADLINE_WARNING,
+                lead,
+                None,
+                reminder.created_at,
+                {"warning": {"reminder_id": reminder.pk, "due_at": _time(reminder.due_at)}},
+            )
+            for lead, reminder in pairs
+        ]
     )
