@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import ownership
 from leadfollow.admin.privacy import PrivacyActionsMixin
+from leadfollow.admin.readonly import ReadOnlyAdminMixin
 from leadfollow.admin.safeinput import SafeInputAdminMixin
 from leadfollow.admin.widgets import KeyValueField
 from leadfollow.models import (
@@ -477,7 +478,7 @@ class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: assignment history is append-only."""
 
     list_display = ["created_at", "lead", "from_rep", "to_rep", "reason", "actor"]
@@ -490,12 +491,3 @@ class AssignmentAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         visible = Lead.objects.visible_to(request.user)
         return super().get_queryset(request).filter(lead__in=visible)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

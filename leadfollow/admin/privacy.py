@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import privacy
+from leadfollow.admin.readonly import ReadOnlyAdminMixin
 from leadfollow.models import OPEN_STATUSES, ErasureRecord, ErasureVia
 from leadfollow.people import is_manager
 
@@ -71,7 +72,7 @@ class PrivacyActionsMixin:
 
 
 @admin.register(ErasureRecord)
-class ErasureRecordAdmin(admin.ModelAdmin):
+class ErasureRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the audit trail is written by leadfollow.privacy.erase alone."""
 
     list_display = ["created_at", "via", "actor", "records", "forced", "lead_ids"]
@@ -83,12 +84,3 @@ class ErasureRecordAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return super().has_module_permission(request) or is_manager(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
