@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from leadfollow import alerts, signals
-from leadfollow.alerts import render_text
 from leadfollow.conf import lf_settings
 from leadfollow.jobs import describe_error, enqueue_on_commit
 from leadfollow.models import (
@@ -48,15 +47,15 @@ FIRST_TOUCH_NOTE = "leadfollow: first-touch e-mail"
 def _send(
     template: str, context: dict, recipients: list[str], *, reply_to: list[str] | None = None
 ) -> bool:
-    """Render ``leadfollow/email/<template>{_subject,}.txt`` (overridable) and send."""
+    """Render ``leadfollow/email/<template>{_subject,}.txt`` (overridable, as every alert's
+    e-mail is) and send to addresses, not users (the first-touch e-mail goes to a lead)."""
     recipients = [address for address in recipients if address]
     if not recipients:
         return False
-    subject = render_text(f"leadfollow/email/{template}_subject.txt", context)
-    body = render_text(f"leadfollow/email/{template}.txt", context)
+    email = alerts.Alert(template, context)
     message = EmailMessage(
-        " ".join(subject.split()),
-        body,
+        email.subject(),
+        email.body(),
         lf_settings.FROM_EMAIL,
         recipients,
         reply_to=[address for address in reply_to or [] if address] or None,
