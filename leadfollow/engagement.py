@@ -54,6 +54,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import ownership, routing, rulecache, signals
+from leadfollow.bulkwrite import update_rows
 from leadfollow.conf import lf_settings
 from leadfollow.jobs import enqueue_on_commit
 from leadfollow.jsonsafety import validate_json_value
@@ -317,31 +318,12 @@ _REFRESHED_FIELDS = ["score", "engagement_score", "heated_up_at", "updated_at"]
 
 
 def _write_scores(leads: Sequence[Lead], now: datetime) -> None:
-    """One UPDATE of the leads' scores and heated state. On PostgreSQL from arrays
-    (``unnest``): Django's ``bulk_update`` builds a CASE per field and row in Python, which
-    cost more than the rest of a 500-event batch."""
-    if not leads:
-        return
-    connection = connections[Lead.objects.db]
-    if connection.vendor != "postgresql":
-        Lead.objects.bulk_update(leads, _REFRESHED_FIELDS, batch_size=500)
-        return
-    table = connection.ops.quote_name(Lead._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'UPDATE {table} SET "score" = v.score, "engagement_score" = v.engagement, '
-            f'"heated_up_at" = v.heated, "updated_at" = %s '
-            "FROM (SELECT UNNEST(%s::bigint[]) AS id, UNNEST(%s::integer[]) AS score, "
-            "UNNEST(%s::integer[]) AS engagement, UNNEST(%s::timestamptz[]) AS heated) AS v "
-            f'WHERE {table}."id" = v.id',
-            [
-                now,
-                [lead.pk for lead in leads],
-                [lead.score for lead in leads],
-                [lead.engagement_score for lead in leads],
-                [lead.heated_up_at for lead in leads],
-            ],
-        )
+    """One UPDATE of the leads' scores and heated state (``bulkwrite``: from arrays on
+    PostgreSQL; ``bulk_update``'s CASE per field and row cost more than the rest of a
+    500-event batch)."""
+    for lead in leads:
+        lead.updated_at = now
+    update_rows(leads, _REFRESHED_FIELDS)
 
 
 def _locking(queryset):
