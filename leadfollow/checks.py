@@ -451,6 +451,27 @@ def check_webhooks_and_alerts(app_configs=None, **kwargs) -> list:
     return errors
 
 
+def _tracking_name_errors() -> list:
+    """E085: the tracking cookies, excluded prefixes and the first-touch link."""
+    consent = lf_settings.TRACKING_CONSENT_COOKIE
+    prefixes = lf_settings.TRACKING_EXCLUDE_PREFIXES
+    link = lf_settings.FIRST_TOUCH_LINK
+    problems = []
+    if not (isinstance(lf_settings.TRACKING_COOKIE_NAME, str) and lf_settings.TRACKING_COOKIE_NAME):
+        problems.append("TRACKING_COOKIE_NAME must be a cookie name")
+    if consent is not None and not (isinstance(consent, str) and consent):
+        problems.append("TRACKING_CONSENT_COOKIE must be a cookie name or None")
+    if not isinstance(prefixes, (list, tuple)) or not all(
+        isinstance(p, str) and p.startswith("/") for p in prefixes
+    ):
+        problems.append('TRACKING_EXCLUDE_PREFIXES must be a list of paths starting with "/"')
+    if link is not None and not (
+        isinstance(link, str) and link.startswith(("https://", "http://"))
+    ):
+        problems.append("FIRST_TOUCH_LINK must be None or an http(s) URL")
+    return [Error(f"LEADFOLLOW: {problem}.", id="leadfollow.E085") for problem in problems]
+
+
 @register(Tags.compatibility)
 def check_engagement(app_configs=None, **kwargs) -> list:
     """Settings of engagement scoring, heating up and tracking: leadfollow.E080…E089."""
@@ -507,6 +528,7 @@ def check_engagement(app_configs=None, **kwargs) -> list:
                 id="leadfollow.E084",
             )
         )
+    errors += _tracking_name_errors()
     if lf_settings.TRACKING_ENABLED and "leadfollow.tracking.TrackingMiddleware" not in getattr(
         settings, "MIDDLEWARE", []
     ):

@@ -252,16 +252,20 @@ def test_engagement_settings_pass_by_default():
         ({"ENGAGEMENT_WINDOW_DAYS": "90"}, "leadfollow.E082"),
         ({"HEATING_UP_JUMP": -5}, "leadfollow.E083"),
         ({"TRACKING_PAGES": {"pricing": "pricing_view"}}, "leadfollow.E084"),
+        ({"TRACKING_COOKIE_NAME": ""}, "leadfollow.E085"),
+        ({"TRACKING_CONSENT_COOKIE": 1}, "leadfollow.E085"),
+        ({"TRACKING_EXCLUDE_PREFIXES": "/admin/"}, "leadfollow.E085"),
+        ({"FIRST_TOUCH_LINK": "example.com/pricing/"}, "leadfollow.E085"),
     ],
 )
-def test_e040_e044_bad_engagement_settings(changes, error_id):
+def test_e080_e085_bad_engagement_settings(changes, error_id):
     from leadfollow.checks import check_engagement
 
     with override_settings(LEADFOLLOW={"TIME_ZONE": "Europe/Berlin", **changes}):
         assert leadfollow_ids(check_engagement()) == [error_id]
 
 
-def test_w040_tracking_on_without_the_middleware():
+def test_w080_tracking_on_without_the_middleware():
     from leadfollow.checks import check_engagement
 
     with (
