@@ -1,6 +1,7 @@
 """Outbound webhooks: events from lifecycle changes, signed delivery to a receiver on
 127.0.0.1, retries, auto-disabling, SSRF refusals, the admin's endpoint form and log."""
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -460,3 +461,137 @@ def test_payloads_match_the_documented_schema(
     assert events_received(receiver) == ["lead.created", "lead.contacted", "lead.qualified"]
     for request in receiver.requests:
         jsonschema.validate(json.loads(request.body), schema)
+
+
+# --- every event through the door a person or system uses ---------------------------------
+
+
+def _http(django_capture_on_commit_callbacks, call):
+    """One request as it happens on a site: its transaction commits, then tasks run."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return call()
+
+
+def test_api_intake_emits_lead_created(receiver, endpoint, django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    RepFactory(working_hours=ALWAYS)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {make_api_key('ads')[1]}")
+    body = {"name": "Jo Meyer", "email": "jo@example.com"}
+    response = _http(
+        django_capture_on_commit_callbacks, lambda: api.post("/api/leads/", body, format="json")
+    )
+    assert response.status_code == 201, response.content
+    assert events_received(receiver) == ["lead.created"]
+    event = json.loads(receiver.requests[0].body)
+    assert event["data"]["lead"]["id"] == response.json()["id"]
+    assert event["data"]["lead"]["source"] == "ads"
+
+
+def test_a_reps_lead_page_emits_contacted_qualified_and_handed_back(
+    client, receiver, endpoint, django_capture_on_commit_callbacks
+):
+    rita, other = RepFactory(working_hours=ALWAYS), RepFactory(working_hours=ALWAYS)
+    now = timezone.now()
+    lead = LeadFactory(
+        owner=rita.user, assigned_at=now, first_response_due=now + timedelta(hours=1)
+    )
+    second = LeadFactory(
+        owner=rita.user, assigned_at=now, first_response_due=now + timedelta(hours=1)
+    )
+    client.force_login(rita.user)
+    attempt = {"channel": "call", "outcome": "connected", "note": "", "next_follow_up_at": ""}
+
+    def post(name, pk, data):
+        url = reverse(f"leadfollow:{name}", args=[pk])
+        response = _http(django_capture_on_commit_callbacks, lambda: client.post(url, data))
+        assert response.status_code == 302, response.content[-1500:]
+
+    post("log_attempt", lead.pk, {f"attempt-{k}": v for k, v in attempt.items()})
+    post("set_status", lead.pk, {"status-status": "qualified"})
+    post("hand_back", second.pk, {"hand_back-reason": "wrong territory"})
+    assert events_received(receiver) == ["lead.contacted", "lead.qualified", "lead.handed_back"]
+    handed = json.loads(receiver.requests[2].body)["data"]["assignment"]
+    assert handed["from_rep"]["id"] == rita.user_id and handed["note"] == "wrong territory"
+    assert handed["to_rep"]["id"] == other.user_id
+
+
+def test_a_managers_api_and_admin_emit_assigned_reassigned_escalated_disqualified(
+    client, receiver, endpoint, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from rest_framework.test import APIClient
+
+    ana, bob = RepFactory(working_hours=ALWAYS), RepFactory(working_hours=ALWAYS)
+    manager = ManagerFactory(is_staff=True)
+    now = timezone.now()
+    unowned = LeadFactory(owner=None)
+    owned = LeadFactory(
+        owner=ana.user, assigned_at=now, first_response_due=now + timedelta(hours=1)
+    )
+    cold = LeadFactory(
+        owner=ana.user,
+        received_at=now - timedelta(hours=2),
+        assigned_at=now - timedelta(hours=2),
+        first_response_due=now - timedelta(minutes=30),
+    )
+    api = APIClient()
+    api.force_authenticate(manager)
+
+    def patch(lead, body):
+        url = f"/api/leads/{lead.pk}/"
+        response = _http(
+            django_capture_on_commit_callbacks, lambda: api.patch(url, body, format="json")
+        )
+        assert response.status_code == 200, response.content
+
+    patch(unowned, {"owner": bob.user_id})
+    patch(owned, {"owner": bob.user_id})
+    patch(owned, {"status": "disqualified"})
+    client.force_login(manager)
+    changelist = reverse("admin:leadfollow_coldlead_changelist")
+    action = {"action": "escalate", ACTION_CHECKBOX_NAME: [cold.pk]}
+    response = _http(django_capture_on_commit_callbacks, lambda: client.post(changelist, action))
+    assert response.status_code == 302
+    assert events_received(receiver) == [
+        "lead.assigned",
+        "lead.reassigned",
+        "lead.disqualified",
+        "lead.escalated",
+    ]
+    escalated = json.loads(receiver.requests[3].body)["data"]
+    assert escalated["lead"]["id"] == cold.pk and escalated["assignment"]["actor"]["id"] == (
+        manager.pk
+    )
+
+
+def test_the_sweep_command_emits_deadline_warning_and_breached(
+    receiver, local, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+
+    with override_settings(LEADFOLLOW={**LOCAL, "EARLY_WARNING_SHARE": 0.5}):
+        WebhookEndpoint.objects.create(name="CRM", url=receiver.url)
+        alice, bob = RepFactory(working_hours=ALWAYS), RepFactory(working_hours=ALWAYS)
+        now = timezone.now()
+        late = LeadFactory(
+            owner=alice.user,
+            received_at=now - timedelta(hours=2),
+            assigned_at=now - timedelta(hours=2),
+            first_response_due=now - timedelta(minutes=1),
+        )
+        soon = LeadFactory(
+            owner=bob.user,
+            assigned_at=now - timedelta(minutes=50),
+            first_response_due=now + timedelta(minutes=10),
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("leadfollow_sweep", stdout=io.StringIO())
+    by_type = {json.loads(r.body)["type"]: json.loads(r.body) for r in receiver.requests}
+    assert sorted(by_type) == ["lead.breached", "lead.deadline_warning"]
+    assert by_type["lead.breached"]["data"]["lead"]["id"] == late.pk
+    assert by_type["lead.breached"]["data"]["lead"]["owner"]["id"] == bob.user_id
+    assert by_type["lead.deadline_warning"]["data"]["lead"]["id"] == soon.pk
