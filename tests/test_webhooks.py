@@ -595,3 +595,26 @@ def test_the_sweep_command_emits_deadline_warning_and_breached(
     assert by_type["lead.breached"]["data"]["lead"]["id"] == late.pk
     assert by_type["lead.breached"]["data"]["lead"]["owner"]["id"] == bob.user_id
     assert by_type["lead.deadline_warning"]["data"]["lead"]["id"] == soon.pk
+
+
+def test_a_manager_without_model_grants_reads_the_log_and_sends_again(
+    client, receiver, endpoint, django_capture_on_commit_callbacks
+):
+    receiver.statuses = [500]
+    lead = LeadFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        ownership.set_status(lead, LeadStatus.QUALIFIED)
+    row = WebhookDelivery.objects.get()
+    changelist = reverse("admin:leadfollow_webhookdelivery_changelist")
+    client.force_login(ManagerFactory(is_staff=True))  # leadfollow.manage_leads only
+    assert b"Webhook deliveries" in client.get(reverse("admin:index")).content
+    page = client.get(changelist)
+    assert page.status_code == 200 and b"HTTP 500" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(changelist, {"action": "send_again", "_selected_action": [row.pk]})
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (DeliveryStatus.DELIVERED, 2)
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True))  # staff, not a manager
+    assert client.get(changelist).status_code == 403

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from leadfollow.admin.leads import ManagersMayViewMixin
 from leadfollow.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leadfollow.people import is_manager
 from leadfollow.webhooks import delivery
@@ -39,8 +40,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    """The delivery log: one row per event and endpoint. Read-only but for "send again"."""
+class WebhookDeliveryAdmin(ManagersMayViewMixin, admin.ModelAdmin):
+    """The delivery log: one row per event and endpoint. Read-only but for "send again".
+    Managers read it without a per-model grant, like the other logs (engagement events,
+    erasures): "send again" is theirs, so the page must be too."""
 
     list_display = [
         "created_at",
