@@ -618,3 +618,20 @@ def test_a_manager_without_model_grants_reads_the_log_and_sends_again(
 
     client.force_login(UserFactory(is_staff=True))  # staff, not a manager
     assert client.get(changelist).status_code == 403
+
+
+def test_an_endless_answer_is_read_only_up_to_the_size_limit(receiver):
+    receiver.stream_bytes = 65536
+    limits = {**LOCAL, "WEBHOOK_TIMEOUT_SECONDS": 3, "WEBHOOK_MAX_RESPONSE_BYTES": 1024}
+    with override_settings(LEADFOLLOW=limits):
+        response = outbound.post(receiver.url, b"{}", {})
+    assert (response.status, response.error) == (200, "")
+    assert response.duration_ms < 2000  # not read until the deadline
+
+
+def test_an_answer_trickling_in_is_cut_off_at_twice_the_timeout(receiver):
+    receiver.stream_bytes, receiver.stream_pause = 1, 0.2  # never idle for a read timeout
+    with override_settings(LEADFOLLOW={**LOCAL, "WEBHOOK_TIMEOUT_SECONDS": 1}):
+        response = outbound.post(receiver.url, b"{}", {})
+    assert response.error == "timeout" and not response.ok
+    assert response.duration_ms < 3500

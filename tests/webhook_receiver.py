@@ -22,6 +22,10 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     delay: float = 0.0  # seconds before answering
     location: str = ""  # a Location header (for redirects)
+    # An endless answer: this many bytes per write, ``stream_pause`` seconds apart, until
+    # the client hangs up (for the response size limit and the whole-exchange deadline).
+    stream_bytes: int = 0
+    stream_pause: float = 0.0
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self):
@@ -42,6 +46,15 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
+                if receiver.stream_bytes:
+                    self.end_headers()  # no length: the body lasts until the connection ends
+                    try:
+                        while True:
+                            self.wfile.write(b"x" * receiver.stream_bytes)
+                            self.wfile.flush()
+                            time.sleep(receiver.stream_pause)
+                    except OSError:
+                        return
                 if receiver.location:
                     self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "2")

@@ -5,7 +5,8 @@ checked (private, loopback, link-local, multicast, reserved and unspecified addr
 refused unless ``LEADFOLLOW["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"]``), and the connection goes
 to the checked address (no second lookup that DNS rebinding could answer differently).
 Redirects are never followed; connect and read time out after
-``WEBHOOK_TIMEOUT_SECONDS`` and the whole exchange is bounded by twice that; at most
+``WEBHOOK_TIMEOUT_SECONDS`` and reading the answer's body is bounded by twice that (the
+status line and headers only by the read timeout per read); at most
 ``WEBHOOK_MAX_RESPONSE_BYTES`` of the response are read.
 """
 
@@ -156,12 +157,14 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
 
 
 def _drain(response, deadline: float) -> None:
-    """Read (and drop) at most WEBHOOK_MAX_RESPONSE_BYTES before ``deadline``."""
+    """Read (and drop) at most WEBHOOK_MAX_RESPONSE_BYTES before ``deadline``. ``read1``
+    returns after one socket read: ``read(n)`` would wait for all n bytes, so an answer
+    trickling in a byte at a time (never idle for a read timeout) held a worker for hours."""
     left = lf_settings.WEBHOOK_MAX_RESPONSE_BYTES
     while left > 0:
         if time.monotonic() > deadline:
             raise TimeoutError
-        chunk = response.read(min(CHUNK, left))
+        chunk = response.read1(min(CHUNK, left))
         if not chunk:
             return
         left -= len(chunk)
