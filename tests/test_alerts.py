@@ -113,7 +113,28 @@ def test_the_signed_webhook_channel(receiver):
     assert body["type"] == "alert.sla_warning"
     assert (body["lead_id"], body["recipient"]["id"]) == (lead.pk, rep.user_id)
     assert "first contact with Grace Hopper" in body["subject"]
+    # Its own template (alert_webhook/sla_warning.txt), not the e-mail's subject and body.
+    assert body["text"] == "Deadline soon: first contact with Grace Hopper by 10:00 (Europe/Berlin)"
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("folder", ["chat", "alert_webhook"])
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("lead_assigned", "Lead moved to you (deadline missed): Ada from web"),
+        ("sla_warning", "Deadline soon: first contact with Ada by 10:00 (Europe/Berlin)"),
+        ("follow_up", "Follow-up due: Ada (Mon 10:00 Europe/Berlin)"),
+        ("lead_escalated", "Escalated: nobody has contacted Ada from web yet."),
+    ],
+)
+def test_each_message_has_its_own_template_per_channel(folder, kind, expected):
+    """Assigned and reassigned (one template, by reason), warning, follow-up due, escalated."""
+    lead = LeadFactory.build(name="Ada", source="web")
+    context = {"lead": lead, "due": DUE, "zone": "Europe/Berlin", "reason": "sla_breach"}
+    text = alerts.Alert(kind, context).text(folder)
+    assert expected in text.replace("*", "")
+    assert "\n\n" not in text  # not the e-mail fallback (subject, blank line, body)
 
 
 def test_a_kind_with_only_email_templates_works_on_every_channel(receiver):
