@@ -4,12 +4,13 @@
         [--brokers redis,orm] [--server postgres://postgres@127.0.0.1:5432]
         [--redis redis://127.0.0.1:6379/0] [--poll 0.2]
 
-For each broker: drops and recreates the PostgreSQL database ``lf_bench_webhooks``,
-migrates it, starts ``manage.py qcluster`` (2 workers; bench/webhook_settings.py), starts a
-receiver on 127.0.0.1 and configures one endpoint for it, then creates ``--leads`` leads
-through ``leadfollow.intake.create_lead`` one every ``--interval`` seconds. Each lead's
-latency is from just before ``create_lead`` to the receiver's arrival time of its
-``lead.created`` delivery. Prints p50, p95 and max per broker, and the load average.
+For each broker: drops and recreates the PostgreSQL database ``lf_bench_webhooks`` (or
+``LF_BENCH_DB``), migrates it, starts ``manage.py qcluster`` (2 workers;
+bench/webhook_settings.py), starts a receiver on 127.0.0.1 and configures one endpoint for
+it, then creates ``--leads`` leads through ``leadfollow.intake.create_lead`` one every
+``--interval`` seconds. Each lead's latency is from just before ``create_lead`` to the
+receiver's arrival time of its ``lead.created`` delivery. Prints p50, p95 and max per
+broker, and the load average.
 
 Each broker runs in its own child process (django-q2 reads Q_CLUSTER at import time).
 Figures only; nothing here is asserted.
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "lf_bench_webhooks"
+DB_NAME = os.environ.get("LF_BENCH_DB", "lf_bench_webhooks")  # one per concurrent run
 ALWAYS = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
