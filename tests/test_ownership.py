@@ -123,6 +123,77 @@ def test_managers_pick_of_an_absent_rep_stands_until_its_deadline(manager):
     assert chain_ok(lead)
 
 
+def test_cold_lists_next_rep_skips_the_rep_who_missed_it_while_another_can_take_it(client, manager):
+    ana, bob = RepFactory(), RepFactory()
+    lead = LeadFactory(received_at=MONDAY_10 - 90 * MINUTE)
+    ownership.assign_by_manager(lead, ana, actor=manager, confirm_unavailable=True)
+    later = Lead.objects.get(pk=lead.pk).first_response_due + MINUTE
+    cold_list = reverse("admin:leadfollow_coldlead_changelist")
+    with time_machine.travel(later, tick=False):
+        reassign_overdue(later)  # Ana missed it: Bob has it now
+        # Carl was picked most recently, so round-robin alone would choose Ana.
+        carl = RepFactory(last_assigned_at=later + MINUTE)
+        Lead.objects.filter(pk=lead.pk).update(first_response_due=later - MINUTE)  # Bob missed
+
+        client.post(cold_list, {"action": "reassign_to_next", "_selected_action": [lead.pk]})
+        lead.refresh_from_db()
+        assert lead.owner == carl.user
+        row = lead.assignments.order_by("-created_at", "-pk").first()
+        assert (row.reason, row.from_rep, row.to_rep, row.actor) == (
+            "manual", bob.user, carl.user, manager,
+        )  # fmt: skip
+        assert row.first_response_due == lead.first_response_due == later + 30 * MINUTE
+
+        # With Bob and Carl away, the rep who missed it is the only one left: she gets it.
+        for away in (bob, carl):
+            Absence.objects.create(rep=away, starts_at=later, ends_at=later + 600 * MINUTE)
+        Lead.objects.filter(pk=lead.pk).update(first_response_due=later - MINUTE)
+        client.post(cold_list, {"action": "reassign_to_next", "_selected_action": [lead.pk]})
+        assert Lead.objects.get(pk=lead.pk).owner == ana.user
+    assert chain_ok(lead)
+
+
+def test_heating_up_never_hands_a_lead_to_the_rep_who_handed_it_back(client):
+    """The engagement door's handover (a lead heats up while its owner is away) follows
+    the lifecycle's rules: not to the rep who handed it back, and a manager's pick stands."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    source = APIClient()
+    source.credentials(HTTP_AUTHORIZATION=f"Api-Key {make_api_key('ads')[1]}")
+    ana = RepFactory()
+    lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE, source="ads")
+    ownership.assign_by_manager(lead, ana, actor=None, confirm_unavailable=True)
+    bob = RepFactory()
+    client.force_login(ana.user)
+    client.post(reverse("leadfollow:hand_back", args=[lead.pk]), {"hand_back-reason": "Not mine"})
+    assert Lead.objects.get(pk=lead.pk).owner == bob.user
+    Absence.objects.create(rep=bob, starts_at=MONDAY_10 - MINUTE, ends_at=MONDAY_10 + 600 * MINUTE)
+
+    with override_settings(LEADFOLLOW={"TIME_ZONE": "Europe/Berlin", "HOT_SCORE_THRESHOLD": 10}):
+        heated = source.post("/api/events/", {"lead_id": lead.pk, "type": "meeting_booked"},
+                             format="json")  # fmt: skip
+        assert heated.status_code in (200, 201, 202), heated.content
+        lead.refresh_from_db()
+        assert lead.heated_up_at is not None
+        assert lead.owner == bob.user  # nobody but Ana is working: it waits for Bob or the sweep
+
+        # A manager picked Cleo although she is away; Dan could take the lead now, but
+        # the manager's pick stands until its deadline.
+        cleo = RepFactory()
+        Absence.objects.create(rep=cleo, starts_at=MONDAY_10 - MINUTE,
+                               ends_at=MONDAY_10 + 600 * MINUTE)  # fmt: skip
+        picked = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE, source="ads")
+        ownership.assign_by_manager(picked, cleo, actor=None, confirm_unavailable=True)
+        RepFactory()
+        source.post("/api/events/", {"lead_id": picked.pk, "type": "meeting_booked"},
+                    format="json")  # fmt: skip
+        picked.refresh_from_db()
+        assert picked.heated_up_at is not None and picked.owner == cleo.user
+    assert chain_ok(lead)
+
+
 def test_admin_chooser_shows_availability_and_asks_for_confirmation(client, manager):
     ana = RepFactory(user=UserFactory(username="ana"), capacity=1)
     bob = RepFactory(user=UserFactory(username="bob"))
