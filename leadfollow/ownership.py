@@ -515,10 +515,11 @@ def log_attempt(
     note: str = "",
     next_follow_up_at: datetime | None = None,
     attempted_at: datetime | None = None,
+    automated: bool = False,
 ) -> ContactAttempt:
-    """What a rep logs: the attempt, then its outcome. An outcome in ``OUTCOME_STATUS``
-    closes the lead; a follow-up that was already due counts as done, unless the rep
-    scheduled the next one."""
+    """What a person logs (rep page, API, admin): the attempt, then its outcome. An outcome
+    in ``OUTCOME_STATUS`` closes the lead; a follow-up that was already due counts as done,
+    unless the rep scheduled the next one."""
     attempt = record_attempt(
         lead,
         rep=rep,
@@ -526,6 +527,7 @@ def log_attempt(
         outcome=outcome,
         note=note,
         attempted_at=attempted_at,
+        automated=automated,
         next_follow_up_at=next_follow_up_at,
     )
     if outcome in OUTCOME_STATUS:
@@ -537,6 +539,16 @@ def log_attempt(
     ):
         schedule_follow_up(lead, None)
     return attempt
+
+
+@transaction.atomic
+def correct_attempt(attempt: ContactAttempt, fields: Collection[str]) -> None:
+    """Save a logged attempt's corrected ``fields`` (channel, outcome, note; never its
+    lead, rep or time, which the lead's contact times come from). An outcome corrected to
+    one in ``OUTCOME_STATUS`` settles the lead as logging it would have."""
+    attempt.save(update_fields=list(fields))
+    if "outcome" in fields and attempt.outcome in OUTCOME_STATUS:
+        set_status(attempt.lead, OUTCOME_STATUS[attempt.outcome], at=attempt.attempted_at)
 
 
 def set_status(lead: Lead, status: str, *, at: datetime | None = None) -> None:

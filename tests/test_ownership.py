@@ -283,6 +283,46 @@ def test_admin_attempt_stops_the_clock_and_cannot_predate_the_lead(client, manag
     assert Lead.objects.get(pk=lead.pk).owner == ana.user  # contacted: the sweep leaves it
 
 
+def test_admin_attempts_with_a_closing_outcome_close_the_lead_as_the_rep_pages_do(client, manager):
+    """README: "reached decision maker" and "meeting booked" qualify the lead, "not
+    interested" disqualifies it, through every door: the attempt's add page, the Lead
+    page's inline, and an outcome corrected on the attempt's change page."""
+    ana = RepFactory()
+    added, inline, corrected = (
+        LeadFactory(owner=ana.user, received_at=MONDAY_10 - 90 * MINUTE) for _ in range(3)
+    )
+    at = {"attempted_at_0": "2026-11-23", "attempted_at_1": "09:15"}
+    response = client.post(
+        reverse("admin:leadfollow_contactattempt_add"),
+        {"lead": added.pk, "rep": ana.user.pk, "channel": "call", "outcome": "meeting_booked",
+         **at},
+    )  # fmt: skip
+    assert response.status_code == 302
+    added.refresh_from_db()
+    assert (added.status, added.decided_at) == ("qualified", datetime(2026, 11, 23, 9, 15,
+                                                                      tzinfo=BERLIN))  # fmt: skip
+
+    page = reverse("admin:leadfollow_lead_change", args=[inline.pk])
+    lead_form = {
+        "name": inline.name, "email": inline.email, "source": inline.source,
+        "attributes": "{}", "status": "new", "owner": ana.user.pk, **inline_management(),
+        "attempts-TOTAL_FORMS": "1", "attempts-0-rep": ana.user.pk,
+        "attempts-0-channel": "call", "attempts-0-outcome": "not_interested",
+        **{f"attempts-0-{k}": v for k, v in at.items()},
+    }  # fmt: skip
+    assert client.post(page, lead_form).status_code == 302
+    inline.refresh_from_db()
+    assert inline.status == "disqualified" and inline.first_contacted_at is not None
+
+    attempt = ownership.log_attempt(corrected, rep=ana.user, channel="call", outcome="no_answer")
+    manager.user_permissions.add(Permission.objects.get(codename="change_contactattempt"))
+    change = reverse("admin:leadfollow_contactattempt_change", args=[attempt.pk])
+    response = client.post(change, {"channel": "call", "outcome": "decision_maker", "note": ""})
+    assert response.status_code == 302
+    corrected.refresh_from_db()
+    assert corrected.status == "qualified"
+
+
 def test_staff_without_manage_leads_cannot_log_on_another_reps_lead(client):
     clerk = RepFactory(user=UserFactory(username="clerk", is_staff=True)).user
     for codename in ("add_contactattempt", "change_contactattempt", "view_contactattempt"):

@@ -125,7 +125,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 class AttemptAdminForm(forms.ModelForm):
     """An attempt as a person enters it: not before the lead arrived, not in the future,
-    only on leads the user may see. Saved through ``ownership.record_attempt``."""
+    only on leads the user may see. Saved through ``ownership.log_attempt``."""
 
     class Meta:
         model = ContactAttempt
@@ -144,8 +144,9 @@ class AttemptAdminForm(forms.ModelForm):
 
 
 def record_from_form(form, lead: Lead) -> ContactAttempt:
+    """Log the attempt as the rep pages do: its outcome may close the lead."""
     data = form.cleaned_data
-    return ownership.record_attempt(
+    return ownership.log_attempt(
         lead,
         rep=data.get("rep"),
         channel=data["channel"],
@@ -440,8 +441,9 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
 
 @admin.register(ContactAttempt)
 class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
-    """Attempts are history: added (through ``ownership.record_attempt``, so the lead's
-    contact times follow), their outcome and note corrected, never moved or deleted."""
+    """Attempts are history: added (through ``ownership.log_attempt``, so the lead's
+    contact times and status follow, as on the rep pages), their outcome and note
+    corrected (``ownership.correct_attempt``), never moved or deleted."""
 
     form = AttemptAdminForm
     list_display = ["lead", "rep", "channel", "outcome", "attempted_at", "automated"]
@@ -469,7 +471,7 @@ class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=list(form.changed_data))
+            ownership.correct_attempt(obj, form.changed_data)
         else:
             form.instance = record_from_form(form, form.cleaned_data["lead"])
 
