@@ -230,6 +230,49 @@ def test_admin_add_lead_routes_it_and_gives_it_a_deadline(client, manager):
     assert (row.reason, row.to_rep, row.actor) == ("intake", ana.user, manager)
 
 
+def test_admin_add_closed_lead_is_decided_through_the_lifecycle(client, manager):
+    ana = RepFactory()
+    response = client.post(
+        reverse("admin:leadfollow_lead_add"),
+        {"name": "Closed On The Phone", "email": "deal@example.com", "source": "phone",
+         "attributes": "{}", "status": "qualified", **inline_management()},
+    )  # fmt: skip
+    assert response.status_code == 302
+    lead = Lead.objects.get(name="Closed On The Phone")
+    assert (lead.status, lead.decided_at, lead.owner) == ("qualified", MONDAY_10, ana.user)
+    assert lead.assignments.get().reason == "intake"
+
+
+def test_staff_without_manage_leads_cannot_choose_an_owner_in_the_admin(client):
+    """Choosing an owner is a manager's: a rep with admin access to their own leads sees
+    the owner read-only, and a lead they add is routed like any other."""
+    clerk = RepFactory(user=UserFactory(username="clerk", is_staff=True)).user
+    for codename in ("add_lead", "change_lead", "view_lead"):
+        clerk.user_permissions.add(Permission.objects.get(codename=codename))
+    bob = RepFactory(user=UserFactory(username="bob"), accepting_leads=False)
+    lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)
+    ownership.assign_at_intake(lead, now=MONDAY_10 - 5 * MINUTE)
+    assert Lead.objects.get(pk=lead.pk).owner == clerk
+    client.force_login(clerk)
+    url = reverse("admin:leadfollow_lead_change", args=[lead.pk])
+    form = {"name": lead.name, "email": lead.email, "source": lead.source, "attributes": "{}",
+            "status": "new", "owner": bob.user.pk, "confirm_unavailable": "on",
+            **inline_management()}  # fmt: skip
+
+    page = client.get(url)
+    assert "owner" not in page.context["adminform"].form.fields
+    assert "confirm_unavailable" not in page.content.decode()
+    assert client.post(url, {**form, "name": "Renamed"}).status_code == 302
+    lead.refresh_from_db()
+    assert (lead.name, lead.owner) == ("Renamed", clerk)  # the owner field was ignored
+    assert lead.assignments.count() == 1
+
+    added = client.post(reverse("admin:leadfollow_lead_add"), {**form, "name": "By Clerk"})
+    assert added.status_code == 302
+    new = Lead.objects.get(name="By Clerk")
+    assert new.assignments.get().reason == "intake" and new.owner != bob.user
+
+
 def test_admin_change_owner_writes_a_row_and_a_new_deadline(client, manager):
     ana, bob = RepFactory(), RepFactory(accepting_leads=False)
     lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)

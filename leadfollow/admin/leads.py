@@ -23,6 +23,7 @@ from leadfollow.models import (
     Assignment,
     ContactAttempt,
     Lead,
+    LeadStatus,
     RepProfile,
     Submission,
 )
@@ -362,8 +363,16 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # Choosing the owner is a manager's decision (a rep passes a lead on by handing it
+        # back on the lead page); a lead added by anyone else is routed.
+        return fields if is_manager(request.user) else [*fields, "owner"]
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if not is_manager(request.user):
+            return fieldsets
         name, options = fieldsets[-1]
         fields = list(options["fields"])
         fields.insert(fields.index("owner") + 1, "confirm_unavailable")
@@ -380,8 +389,8 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
         data, now = form.cleaned_data, timezone.now()
         obj.email = obj.email.strip().lower()
         if not change:
-            chosen = obj.owner
-            obj.owner = None
+            chosen, status = obj.owner, obj.status
+            obj.owner, obj.status = None, LeadStatus.NEW
             obj.score = score_lead(obj)
             obj.save()
             if chosen is None:
@@ -391,6 +400,8 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
                     obj, chosen.leadfollow_rep, actor=request.user, now=now,
                     confirm_unavailable=True,  # the form asked for the confirmation
                 )  # fmt: skip
+            if status != LeadStatus.NEW:  # e.g. a deal closed on the phone: decided now
+                ownership.set_status(obj, status)
             return
         plain = [f for f in form.changed_data if f not in LeadAdminForm.LIFECYCLE_FIELDS]
         if plain:
