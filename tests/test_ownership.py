@@ -390,24 +390,29 @@ def inline_management() -> dict:
     return data
 
 
-def test_dashboard_and_queue_agree_on_overdue_follow_ups(client):
-    from leadfollow import metrics
+def test_dashboard_and_queue_agree_on_overdue_follow_ups(client, manager):
+    """One "overdue" (a missed first response or follow-up) for the dashboard's per-rep
+    figure, the manager's queue and each rep's overdue tab, whoever holds the leads."""
+    ana, bob = RepFactory(), RepFactory()
+    for _ in range(2):
+        LeadFactory(
+            owner=ana.user,
+            received_at=MONDAY_10 - 48 * 60 * MINUTE,
+            first_contacted_at=MONDAY_10 - 47 * 60 * MINUTE,
+            next_follow_up_at=MONDAY_10 - 60 * MINUTE,
+            status="working",
+        )
+    LeadFactory(owner=bob.user, received_at=MONDAY_10 - 90 * MINUTE,
+                first_response_due=MONDAY_10 - MINUTE)  # fmt: skip
+    queue = reverse("leadfollow:queue") + "?overdue=true"
 
-    ana = RepFactory()
-    LeadFactory(
-        owner=ana.user,
-        received_at=MONDAY_10 - 48 * 60 * MINUTE,
-        first_contacted_at=MONDAY_10 - 47 * 60 * MINUTE,
-        next_follow_up_at=MONDAY_10 - 60 * MINUTE,
-        status="working",
-    )
-    client.force_login(ana.user)
-    page = client.get(reverse("leadfollow:queue") + "?overdue=true")
-    report = metrics.response_report(Lead.objects.all(), now=MONDAY_10)
+    report = client.get(reverse("admin:leadfollow_dashboard")).context["report"]
     per_rep = {row["rep_id"]: row["overdue"] for row in report["reps"]}
-    assert per_rep[ana.user_id] == 1
-    assert len(page.context["leads"]) == 1  # the same lead, on the rep's overdue tab
-    assert Lead.objects.overdue(MONDAY_10).count() == 1
+    assert (per_rep[ana.user_id], per_rep[bob.user_id]) == (2, 1)
+    assert len(client.get(queue + "&rep=all").context["leads"]) == 3
+    client.force_login(ana.user)
+    assert len(client.get(queue).context["leads"]) == 2  # the same leads, on her overdue tab
+    assert Lead.objects.overdue(MONDAY_10).count() == 3
 
 
 # --- pausing non-responders ----------------------------------------------------------------------
