@@ -381,6 +381,17 @@ def test_staff_without_manage_leads_cannot_log_on_another_reps_lead(client):
     assert "lead" in response.context["adminform"].form.errors
     assert not ContactAttempt.objects.exists()
 
+    # Nor move their own attempt onto it: a logged attempt's lead, rep and time are history.
+    mine = LeadFactory(owner=clerk, received_at=MONDAY_10 - 90 * MINUTE)
+    attempt = ownership.log_attempt(mine, rep=clerk, channel="call", outcome="connected")
+    response = client.post(
+        reverse("admin:leadfollow_contactattempt_change", args=[attempt.pk]),
+        {"lead": other.pk, "rep": clerk.pk, "channel": "call", "outcome": "connected"},
+    )
+    assert response.status_code == 302
+    assert ContactAttempt.objects.get(pk=attempt.pk).lead == mine
+    assert Lead.objects.get(pk=other.pk).first_contacted_at is None
+
 
 def inline_management() -> dict:
     """Empty inline formsets of the Lead admin page (attempts, assignments, submissions)."""
