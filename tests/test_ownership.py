@@ -521,3 +521,15 @@ def test_rep_list_shows_availability(client, manager):
     manager.save()
     html = client.get(reverse("admin:leadfollow_repprofile_changelist")).content.decode()
     assert "absent until" in html and "not accepting leads" in html and "0/25" in html
+
+
+def test_managers_queue_picker_shows_who_is_away(client, manager):
+    ana = RepFactory(user=UserFactory(username="ana"))
+    Absence.objects.create(rep=ana, starts_at=MONDAY_10 - MINUTE, ends_at=MONDAY_10 + 60 * MINUTE)
+    RepFactory(user=UserFactory(username="bob"), accepting_leads=False)
+    RepFactory(user=UserFactory(username="cleo"))
+    html = client.get(reverse("leadfollow:queue"), {"rep": "all"}).content.decode()
+    picker = html[html.index('id="lf-rep"') : html.index("</select>")]
+    assert "ana — absent until" in picker
+    assert "bob — not accepting leads" in picker
+    assert "cleo</option>" in picker  # available: nothing to say
