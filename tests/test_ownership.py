@@ -206,6 +206,28 @@ def test_admin_chooser_shows_availability_and_asks_for_confirmation(client, mana
     assert "absent until" in html
 
 
+def test_admin_chooser_reads_availability_in_the_same_queries_for_any_number_of_reps(
+    client, manager
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lead = LeadFactory(owner=RepFactory().user, first_response_due=MONDAY_10 - MINUTE)
+    data = {"action": "assign_to_chosen_rep", "_selected_action": [lead.pk]}
+    url = reverse("admin:leadfollow_coldlead_changelist")
+
+    def chooser_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.post(url, data).status_code == 200
+        return len(captured.captured_queries)
+
+    few = chooser_queries()
+    for _ in range(5):
+        away = RepFactory()
+        Absence.objects.create(rep=away, starts_at=MONDAY_10 - MINUTE, ends_at=MONDAY_10 + MINUTE)
+    assert chooser_queries() == few
+
+
 # --- admin forms ---------------------------------------------------------------------------------
 
 
