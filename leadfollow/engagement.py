@@ -369,12 +369,34 @@ def refresh_leads(lead_ids: Iterable[int], *, now: datetime, locked: bool = Fals
     return heated
 
 
+def _hand_over(leads: Sequence[Lead], now: datetime) -> None:
+    """Heated leads whose owner cannot call now go to a rep who is working now, by the
+    lifecycle's rules: never to one who handed them back; a manager's pick stands."""
+    ids = [lead.pk for lead in leads]
+    picked = set(
+        Lead.objects.filter(ownership.managers_pick(), pk__in=ids).values_list("pk", flat=True)
+    )
+    missed, handed_back = ownership.passed_over(ids)
+    for lead in leads:
+        if lead.pk in picked:
+            continue
+        candidate = ownership.next_rep(
+            lead,
+            lambda **exclude: routing.pick_rep(now, lead=lead, **exclude),  # noqa: B023
+            missed=missed[lead.pk],
+            handed_back=handed_back[lead.pk],
+        )
+        if candidate is not None and candidate.starts_at <= now:
+            ownership.move(lead, candidate, reason=AssignmentReason.REP_UNAVAILABLE, now=now)
+
+
 def react_to_heat_up(leads: Sequence[Lead], *, now: datetime) -> list[Reminder]:
     """What heating up does, for leads whose row lock the caller holds:
 
     * an uncontacted lead whose owner is unavailable now (absent, paused, not accepting,
-      outside working hours; or nobody owns it) goes to a rep who is working now, through
-      ``ownership.move`` (nothing happens when nobody is; escalated leads stay put);
+      outside working hours; or nobody owns it) goes to a rep who is working now
+      (``ownership.next_rep``: never one who handed it back), through ``ownership.move``
+      (nothing happens when nobody is; escalated leads and a manager's pick stay put);
     * a contacted lead nobody contacted for ``HEATING_UP_QUIET_HOURS`` gets a follow-up
       due now (``ownership.schedule_follow_ups``);
     * the (new) owner gets one ``heating_up`` reminder, e-mailed after commit
@@ -382,14 +404,15 @@ def react_to_heat_up(leads: Sequence[Lead], *, now: datetime) -> list[Reminder]:
     """
     owners = {lead.owner_id for lead in leads if lead.owner_id}
     available = routing.available_now(owners, now)
-    for lead in leads:
-        uncontacted = lead.first_contacted_at is None and lead.escalated_at is None
-        if uncontacted and lead.owner_id not in available:
-            candidate = routing.pick_rep(
-                now, exclude_user_ids={lead.owner_id} if lead.owner_id else (), lead=lead
-            )
-            if candidate is not None and candidate.starts_at <= now:
-                ownership.move(lead, candidate, reason=AssignmentReason.REP_UNAVAILABLE, now=now)
+    stranded = [
+        lead
+        for lead in leads
+        if lead.first_contacted_at is None
+        and lead.escalated_at is None
+        and lead.owner_id not in available
+    ]
+    if stranded:
+        _hand_over(stranded, now)
     quiet_since = now - timedelta(hours=lf_settings.HEATING_UP_QUIET_HOURS)
     quiet = [
         lead

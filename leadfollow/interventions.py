@@ -37,8 +37,8 @@ def _locked_open(lead_id: int) -> Lead | None:
 
 
 def reassign_to_next(lead_ids: Iterable[int], *, actor, now: datetime | None = None):
-    """Give each lead to the next available rep (routing's choice) other than its owner
-    and the reps who handed it back."""
+    """Give each lead to the next available rep (``ownership.next_rep``: not its owner,
+    never one who handed it back, one who missed it only when nobody else can)."""
     now = now or timezone.now()
     result = InterventionResult()
     for lead_id in lead_ids:
@@ -46,9 +46,13 @@ def reassign_to_next(lead_ids: Iterable[int], *, actor, now: datetime | None = N
             lead = _locked_open(lead_id)
             candidate = None
             if lead is not None:
-                _, handed_back = ownership.passed_over([lead.pk])
-                exclude = {*handed_back[lead.pk], *([lead.owner_id] if lead.owner_id else [])}
-                candidate = pick_rep(now, exclude_user_ids=exclude, lead=lead)
+                missed, handed_back = ownership.passed_over([lead.pk])
+                candidate = ownership.next_rep(
+                    lead,
+                    lambda **exclude: pick_rep(now, lead=lead, **exclude),  # noqa: B023
+                    missed=missed[lead.pk],
+                    handed_back=handed_back[lead.pk],
+                )
             if candidate is None:
                 result.skipped.append(lead_id)
                 continue

@@ -77,6 +77,7 @@ __all__ = [
     "RESEARCH",
     "about_to_breach",
     "cold_now",
+    "DEFAULT_PERIOD_DAYS",
     "default_period",
     "percentile",
     "period_bounds",
@@ -129,7 +130,12 @@ def site_time(value: datetime) -> datetime:
     return value.astimezone(site_zone()).replace(microsecond=0)
 
 
-def default_period(now: datetime | None = None, days: int = 30) -> tuple[date, date]:
+DEFAULT_PERIOD_DAYS = 30  # the report's period when none is asked for (dashboard, API)
+
+
+def default_period(
+    now: datetime | None = None, days: int = DEFAULT_PERIOD_DAYS
+) -> tuple[date, date]:
     """The last ``days`` days up to and including today, in the site time zone."""
     today = (now or timezone.now()).astimezone(site_zone()).date()
     return today - timedelta(days=days - 1), today

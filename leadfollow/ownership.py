@@ -20,12 +20,12 @@ The rules that keep people and the sweep from fighting:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -125,6 +125,35 @@ def passed_over(lead_ids: Collection[int]) -> tuple[dict[int, list], dict[int, s
         else:
             handed_back[lead_id].add(rep_id)
     return missed, handed_back
+
+
+def next_rep(
+    lead: Lead,
+    pick: Callable[..., Candidate | None],
+    *,
+    missed: Collection[int] = (),
+    handed_back: Collection[int] = (),
+) -> Candidate | None:
+    """Who leadfollow gives ``lead`` to next (a hand-back, the sweep, a heat-up, a
+    manager's "next available rep"): not its owner, never a rep who handed it back, and a
+    rep who missed it (``missed``, from :func:`passed_over`) only when nobody else can.
+    ``pick(exclude_user_ids=…)`` is routing's choice (``pick_rep`` or a sweep's pool)."""
+    keep_off = {*handed_back, *([lead.owner_id] if lead.owner_id else [])}
+    return pick(exclude_user_ids=keep_off | set(missed)) or pick(exclude_user_ids=keep_off)
+
+
+def managers_pick() -> Exists:
+    """The lead's current owner was picked by a manager: their latest row is ``manual``
+    (``assigned_at`` is that row's time). The pick stands until its deadline: leadfollow
+    moves such a lead only when it breaches (the sweep's breach path)."""
+    return Exists(
+        Assignment.objects.filter(
+            lead=OuterRef("pk"),
+            reason=AssignmentReason.MANUAL,
+            created_at=OuterRef("assigned_at"),
+            to_rep=OuterRef("owner"),
+        )
+    )
 
 
 # --- the one writer ----------------------------------------------------------------------------
@@ -357,9 +386,12 @@ def hand_back(lead: Lead, *, actor, note: str = "", now: datetime | None = None)
     if lead.owner_id is None:
         raise NotAssigned(lead)
     missed, handed_back = passed_over([lead.pk])
-    avoid = {lead.owner_id, *handed_back[lead.pk]}
-    candidate = pick_rep(now, exclude_user_ids=avoid | set(missed[lead.pk]), lead=lead)
-    candidate = candidate or pick_rep(now, exclude_user_ids=avoid, lead=lead)
+    candidate = next_rep(
+        lead,
+        lambda **exclude: pick_rep(now, lead=lead, **exclude),
+        missed=missed[lead.pk],
+        handed_back=handed_back[lead.pk],
+    )
     lead.reassignment_count += 1
     if candidate is None:
         return _write(
@@ -483,10 +515,11 @@ def log_attempt(
     note: str = "",
     next_follow_up_at: datetime | None = None,
     attempted_at: datetime | None = None,
+    automated: bool = False,
 ) -> ContactAttempt:
-    """What a rep logs: the attempt, then its outcome. An outcome in ``OUTCOME_STATUS``
-    closes the lead; a follow-up that was already due counts as done, unless the rep
-    scheduled the next one."""
+    """What a person logs (rep page, API, admin): the attempt, then its outcome. An outcome
+    in ``OUTCOME_STATUS`` closes the lead; a follow-up that was already due counts as done,
+    unless the rep scheduled the next one."""
     attempt = record_attempt(
         lead,
         rep=rep,
@@ -494,6 +527,7 @@ def log_attempt(
         outcome=outcome,
         note=note,
         attempted_at=attempted_at,
+        automated=automated,
         next_follow_up_at=next_follow_up_at,
     )
     if outcome in OUTCOME_STATUS:
@@ -505,6 +539,16 @@ def log_attempt(
     ):
         schedule_follow_up(lead, None)
     return attempt
+
+
+@transaction.atomic
+def correct_attempt(attempt: ContactAttempt, fields: Collection[str]) -> None:
+    """Save a logged attempt's corrected ``fields`` (channel, outcome, note; never its
+    lead, rep or time, which the lead's contact times come from). An outcome corrected to
+    one in ``OUTCOME_STATUS`` settles the lead as logging it would have."""
+    attempt.save(update_fields=list(fields))
+    if "outcome" in fields and attempt.outcome in OUTCOME_STATUS:
+        set_status(attempt.lead, OUTCOME_STATUS[attempt.outcome], at=attempt.attempted_at)
 
 
 def set_status(lead: Lead, status: str, *, at: datetime | None = None) -> None:

@@ -116,13 +116,11 @@ def _lock_reps(now: datetime) -> RepPool:
 
 
 def _next_rep(pool: RepPool, lead: Lead, missed: list, handed_back: set) -> Candidate | None:
-    """Someone who neither missed nor handed back the lead; failing that, a rep who missed
-    it before but is not its owner now. Never one who handed it back."""
-    avoid = {*missed, *handed_back}
-    if lead.owner_id:
-        avoid.add(lead.owner_id)
-    return pool.pick(lead, exclude_user_ids=avoid) or pool.pick(
-        lead, exclude_user_ids={*handed_back, *([lead.owner_id] if lead.owner_id else [])}
+    return ownership.next_rep(
+        lead,
+        lambda **exclude: pool.pick(lead, **exclude),
+        missed=missed,
+        handed_back=handed_back,
     )
 
 
@@ -177,20 +175,6 @@ def _unavailable_owner(now: datetime) -> Q:
     return Q(Exists(is_rep)) & ~Q(Exists(available))
 
 
-def _managers_pick() -> Exists:
-    """The lead's current owner was picked by a manager: their latest row is ``manual``
-    (``assigned_at`` is that row's time). It stands until the deadline; then the breach
-    path, not the handover, moves it."""
-    return Exists(
-        Assignment.objects.filter(
-            lead=OuterRef("pk"),
-            reason=AssignmentReason.MANUAL,
-            created_at=OuterRef("assigned_at"),
-            to_rep=OuterRef("owner"),
-        )
-    )
-
-
 def hand_over_unavailable(now: datetime) -> int:
     """Move uncontacted leads and overdue follow-ups off reps who stopped accepting, are
     absent or paused, and give
@@ -217,7 +201,7 @@ def hand_over_unavailable(now: datetime) -> int:
         Lead.objects.open()
         .filter(escalated_at__isnull=True)
         .filter(uncontacted | follow_up)
-        .exclude(_managers_pick())
+        .exclude(ownership.managers_pick())
     )
     return _in_batches(queryset, ("pk",), handle)
 

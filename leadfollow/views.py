@@ -32,6 +32,7 @@ from leadfollow.forms import AttemptForm, FollowUpForm, HandBackForm, StatusForm
 from leadfollow.models import Channel, ContactAttempt, Lead, LeadStatus, Outcome, RepProfile
 from leadfollow.models.lead import BREACH_WARNING_MINUTES
 from leadfollow.people import is_manager, user_zone
+from leadfollow.routing import absent_until, open_loads, unavailability
 
 PAGE_SIZE = 25
 LIVE_NEW_LIMIT = 5  # leads named in one poll's desktop notifications
@@ -169,6 +170,19 @@ class QueueFilterSet(LeadFilterSet):
 # My queue
 
 
+def _reps_with_availability(now: datetime) -> list[RepProfile]:
+    """The manager's "Queue of" list, each rep with why they get no leads now (absent until
+    when, paused, off hours, not accepting, full) in ``unavailable``: two queries."""
+    loads = open_loads()
+    reps = list(RepProfile.objects.select_related("user").annotate(absent_until=absent_until(now)))
+    for profile in reps:
+        profile.unavailable = "; ".join(
+            unavailability(profile, now, load=loads.get(profile.user_id, 0),
+                           absence_ends=profile.absent_until)
+        )  # fmt: skip
+    return reps
+
+
 def _queue_owner(request: HttpRequest):
     """Whose queue: your own; a manager may pass ``?rep=<user id>`` or ``?rep=all``."""
     wanted = request.GET.get("rep", "")
@@ -232,7 +246,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "countdown_strings": strings,
         "is_manager": manager,
         "owner_id": owner_id,
-        "reps": RepProfile.objects.select_related("user") if manager else (),
+        "reps": _reps_with_availability(now) if manager else (),
         "my_profile": profile,
         "paused": profile is not None and profile.is_paused(now),
         "rep_param": request.GET.get("rep", ""),

@@ -123,6 +123,12 @@ class TestDashboardPage:
         report = client.get(reverse(DASHBOARD), params).context["report"]
         assert report["received"] == 1 and report["filters"]["rep"] == rep.user.pk
 
+    def test_an_end_alone_gets_the_default_periods_length(self, client, manager):
+        report = client.get(reverse(DASHBOARD), {"end": "2026-05-31"}).context["report"]
+        start, end = report["period"]["start"], report["period"]["end"]
+        assert (end - start).days + 1 == metrics.DEFAULT_PERIOD_DAYS == 30
+        assert end.isoformat() == "2026-05-31"
+
     def test_bad_period_falls_back_with_an_error(self, client, manager):
         response = client.get(reverse(DASHBOARD), {"start": "2026-05-02", "end": "2026-05-01"})
         assert response.status_code == 200

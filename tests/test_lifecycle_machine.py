@@ -2,8 +2,9 @@
 invariants checked after every step (hypothesis' RuleBasedStateMachine).
 
 Steps: intake, the sweep at an advancing clock, hand back, a manager's assignment (to
-available and unavailable reps, with and without confirmation), logging attempts (also
-invalid ones), escalation, qualifying, absences starting and ending, pausing and resuming.
+available and unavailable reps, with and without confirmation), a manager's "next available
+rep", logging attempts (also invalid ones), escalation, qualifying, absences starting and
+ending, pausing and resuming, a routing rule changing.
 """
 
 from datetime import datetime, timedelta
@@ -15,7 +16,13 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from leadfollow import availability, interventions, ownership
 from leadfollow.intake import create_lead
@@ -26,7 +33,9 @@ from leadfollow.models import (
     ContactAttempt,
     Lead,
     RepProfile,
+    RoutingRule,
 )
+from leadfollow.routing import pick_rep
 from leadfollow.sweep import reassign_overdue
 from tests.factories import ManagerFactory, RepFactory
 
@@ -55,7 +64,7 @@ LIFECYCLE = {
 class LeadLifecycle(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        for model in (ContactAttempt, Lead, Absence, RepProfile):
+        for model in (ContactAttempt, Lead, Absence, RoutingRule, RepProfile):
             model.objects.all().delete()
         get_user_model().objects.all().delete()
         self.clock = START
@@ -67,6 +76,7 @@ class LeadLifecycle(RuleBasedStateMachine):
         self.emails = 0
         self.checked_pk = 0
         self.spans_before: dict = {}
+        self.rule_reps: set[int] | None = None  # while the routing rule is on: its reps
 
     def teardown(self):
         self.traveller.stop()
@@ -89,6 +99,12 @@ class LeadLifecycle(RuleBasedStateMachine):
         )
 
     # --- rules -----------------------------------------------------------------------------
+
+    @initialize(count=st.integers(1, 4))
+    def leads_waiting(self, count):
+        """Start with work to do: the interesting steps need leads."""
+        for _ in range(count):
+            self.intake()
 
     @rule()
     def intake(self):
@@ -130,6 +146,35 @@ class LeadLifecycle(RuleBasedStateMachine):
         else:
             assert (row is None) == unchanged
             assert confirm or not reasons or unchanged
+
+    @rule(index=st.integers(0, 50))
+    def manager_reassigns_to_next(self, index):
+        # The cold list's action: on a cold lead when there is one.
+        lead = self._pick(list(Lead.objects.cold(self.clock).order_by("pk")), index)
+        lead = lead or self._pick(self._open_leads(), index)
+        if lead is None:
+            return
+        missed, handed_back = ownership.passed_over([lead.pk])
+        keep_off = {*handed_back[lead.pk], *([lead.owner_id] if lead.owner_id else [])}
+        # Routing's answer before the step: could someone who never missed it take it?
+        fresh = pick_rep(self.clock, exclude_user_ids=keep_off | set(missed[lead.pk]), lead=lead)
+        result = interventions.reassign_to_next([lead.pk], actor=self.manager, now=self.clock)
+        owner_id = Lead.objects.get(pk=lead.pk).owner_id
+        if result.changed:
+            assert owner_id not in keep_off
+            assert fresh is None or owner_id not in missed[lead.pk], (lead.pk, owner_id)
+            assert self.rule_reps is None or owner_id in self.rule_reps
+        else:
+            assert owner_id == lead.owner_id
+
+    @rule(reps=st.sets(st.integers(0, 2), max_size=2), active=st.booleans())
+    def routing_rule_changes(self, reps, active):
+        """One rule for every lead: only these reps (no fallback), or switched off."""
+        rule, _ = RoutingRule.objects.update_or_create(
+            name="machine", defaults={"active": active, "fallback_to_all": False}
+        )
+        rule.reps.set([self.reps[i] for i in reps])
+        self.rule_reps = {self.reps[i].user_id for i in reps} if active else None
 
     @rule(index=st.integers(0, 50), offset=st.integers(-300, 30))
     def log_attempt(self, index, offset):
@@ -219,6 +264,7 @@ class LeadLifecycle(RuleBasedStateMachine):
             assert not absent.exists(), row
             assert not self._paused_at(row.to_rep_id, row.created_at, self.spans_before), row
             assert row.to_rep_id != row.from_rep_id, row
+            assert self.rule_reps is None or row.to_rep_id in self.rule_reps, row
         self.checked_pk = Assignment.objects.order_by("-pk").values_list("pk", flat=True).first()
         self.checked_pk = self.checked_pk or 0
         self.spans_before = {k: list(v) for k, v in self.paused.items()}

@@ -16,7 +16,7 @@ from leadfollow import interventions
 from leadfollow.admin.dashboard import DashboardViews
 from leadfollow.models import ColdLead, RepProfile
 from leadfollow.models.lead import BREACH_WARNING_MINUTES
-from leadfollow.routing import open_loads, unavailability
+from leadfollow.routing import absent_until, open_loads, unavailability
 
 
 class BreachFilter(admin.SimpleListFilter):
@@ -73,7 +73,9 @@ class RepChoiceField(forms.ModelChoiceField):
         self.loads: dict[int, int] = {}
 
     def unavailability(self, profile) -> list[str]:
-        return unavailability(profile, self.now, load=self.loads.get(profile.user_id, 0))
+        # The absence's end comes with the rows (AssignToRepForm): no query per rep.
+        known = {"absence_ends": profile.absent_until} if hasattr(profile, "absent_until") else {}
+        return unavailability(profile, self.now, load=self.loads.get(profile.user_id, 0), **known)
 
     def label_from_instance(self, obj):
         reasons = self.unavailability(obj)
@@ -110,6 +112,7 @@ class AssignToRepForm(forms.Form):
         field.queryset = (
             RepProfile.objects.filter(user__is_active=True)
             .select_related("user")
+            .annotate(absent_until=absent_until(field.now))
             .order_by("-accepting_leads", "user__username")
         )
         field.loads = open_loads()

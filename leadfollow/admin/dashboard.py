@@ -213,7 +213,7 @@ class DashboardViews:
             end = max(start, default_end)
             end = min(end, start + timedelta(days=MAX_PERIOD_DAYS - 1))
         if end and not start:
-            start = end - timedelta(days=29)
+            start = end - timedelta(days=metrics.DEFAULT_PERIOD_DAYS - 1)
         report = metrics.response_report(
             self.dashboard_leads(request),
             start or default_start,

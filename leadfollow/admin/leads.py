@@ -23,6 +23,7 @@ from leadfollow.models import (
     Assignment,
     ContactAttempt,
     Lead,
+    LeadStatus,
     RepProfile,
     Submission,
 )
@@ -125,7 +126,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 class AttemptAdminForm(forms.ModelForm):
     """An attempt as a person enters it: not before the lead arrived, not in the future,
-    only on leads the user may see. Saved through ``ownership.record_attempt``."""
+    only on leads the user may see. Saved through ``ownership.log_attempt``."""
 
     class Meta:
         model = ContactAttempt
@@ -144,8 +145,9 @@ class AttemptAdminForm(forms.ModelForm):
 
 
 def record_from_form(form, lead: Lead) -> ContactAttempt:
+    """Log the attempt as the rep pages do: its outcome may close the lead."""
     data = form.cleaned_data
-    return ownership.record_attempt(
+    return ownership.log_attempt(
         lead,
         rep=data.get("rep"),
         channel=data["channel"],
@@ -361,8 +363,16 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # Choosing the owner is a manager's decision (a rep passes a lead on by handing it
+        # back on the lead page); a lead added by anyone else is routed.
+        return fields if is_manager(request.user) else [*fields, "owner"]
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if not is_manager(request.user):
+            return fieldsets
         name, options = fieldsets[-1]
         fields = list(options["fields"])
         fields.insert(fields.index("owner") + 1, "confirm_unavailable")
@@ -379,8 +389,8 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
         data, now = form.cleaned_data, timezone.now()
         obj.email = obj.email.strip().lower()
         if not change:
-            chosen = obj.owner
-            obj.owner = None
+            chosen, status = obj.owner, obj.status
+            obj.owner, obj.status = None, LeadStatus.NEW
             obj.score = score_lead(obj)
             obj.save()
             if chosen is None:
@@ -390,6 +400,8 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
                     obj, chosen.leadfollow_rep, actor=request.user, now=now,
                     confirm_unavailable=True,  # the form asked for the confirmation
                 )  # fmt: skip
+            if status != LeadStatus.NEW:  # e.g. a deal closed on the phone: decided now
+                ownership.set_status(obj, status)
             return
         plain = [f for f in form.changed_data if f not in LeadAdminForm.LIFECYCLE_FIELDS]
         if plain:
@@ -440,8 +452,9 @@ class LeadAdmin(PrivacyActionsMixin, SafeInputAdminMixin, ManagersMayViewMixin, 
 
 @admin.register(ContactAttempt)
 class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
-    """Attempts are history: added (through ``ownership.record_attempt``, so the lead's
-    contact times follow), their outcome and note corrected, never moved or deleted."""
+    """Attempts are history: added (through ``ownership.log_attempt``, so the lead's
+    contact times and status follow, as on the rep pages), their outcome and note
+    corrected (``ownership.correct_attempt``), never moved or deleted."""
 
     form = AttemptAdminForm
     list_display = ["lead", "rep", "channel", "outcome", "attempted_at", "automated"]
@@ -469,7 +482,7 @@ class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=list(form.changed_data))
+            ownership.correct_attempt(obj, form.changed_data)
         else:
             form.instance = record_from_form(form, form.cleaned_data["lead"])
 
