@@ -183,7 +183,7 @@ def test_a_batch_costs_the_same_number_of_queries_whatever_its_size(
     assert Lead.objects.get(pk=large[-1].pk).engagement_score == 1 + 3 + 5
 
 
-def test_rescoring_after_an_event_writes_only_that_lead(client):
+def test_rescoring_after_an_event_writes_only_that_lead(client, clock):
     lead, other = LeadFactory(), LeadFactory()
     Lead.objects.filter(pk=other.pk).update(engagement_score=7, score=7)  # stale on purpose
     post(client, {"lead_id": lead.pk, "type": "form_repeat"})
@@ -194,7 +194,7 @@ def test_rescoring_after_an_event_writes_only_that_lead(client):
 # --- a repeat form -------------------------------------------------------------------------------
 
 
-def test_a_repeat_form_records_a_form_repeat_event(rep):
+def test_a_repeat_form_records_a_form_repeat_event(rep, clock):
     from leadfollow.intake import create_lead
 
     first = create_lead({"name": "Jo", "email": "jo@example.com"}).lead
@@ -523,7 +523,7 @@ def test_any_json_body_is_answered_never_a_500(client, body):
     assert response.status_code in {200, 201, 400, 404, 422}, (body, response.content)
 
 
-def test_the_management_command_runs_a_decay_pass(capsys):
+def test_the_management_command_runs_a_decay_pass(capsys, clock):
     from django.core.management import call_command
 
     lead = LeadFactory()
