@@ -3,6 +3,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import time_machine
 from django.http import HttpResponse
 from django.template import Context, Template
 from django.test import Client, override_settings
@@ -41,6 +42,7 @@ def test_tracking_is_off_by_default():
 
 
 @override_settings(LEADFOLLOW={**ON, "TRACKING_PAGES": {"/contact/": "pricing_view"}})
+@time_machine.travel("2026-11-23T09:10:00+00:00", tick=False)  # not at a window's edge
 def test_a_known_lead_with_consent_is_recorded_once_per_reload_window():
     lead = LeadFactory()
     client = visitor(lead)
