@@ -137,7 +137,8 @@ def main() -> None:
         worker(args.worker[0], int(args.worker[1]), args.intakes)
         return
     base = os.environ.get("PG_URL_BASE", "postgres://postgres@127.0.0.1:5432")
-    names = {"small": "lf_bench_history_small", "big": "lf_bench_history_big"}
+    prefix = os.environ.get("LF_BENCH_DB", "lf_bench_history")
+    names = {"small": f"{prefix}_small", "big": f"{prefix}_big"}
     for name in names.values():
         subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"])
         subprocess.run(["psql", f"{base}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)

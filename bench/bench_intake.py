@@ -4,15 +4,15 @@ a realistic 1M-lead table, in-process and under gunicorn with 2 sync workers.
     PG_URL_BASE=postgres://postgres@127.0.0.1:5432 .venv/bin/python bench/bench_intake.py \\
         [--history 1000000] [--rounds 5] [--requests 100] [--clients 4] [--no-gunicorn]
 
-A throw-away PostgreSQL database ``lf_bench_intake`` is migrated and seeded in SQL with
-``--history`` leads (``bench_history.seed``: almost all closed or contacted, a few thousand
-open), 20 reps working around the clock and 10 scoring rules. Every intake request carries an
-API key, an ``Idempotency-Key`` and an ``external_id`` (the heaviest path); the bare view
-(``bench/intake_urls.py``) is DRF parsing, validation and one INSERT. Rounds alternate
-between the two (intake, bare, intake, …) so machine load hits both alike; each prints
-requests/s, and the medians and their ratio are printed last (target ≥ 0.35). Also prints
-the statements of one intake. Notifications are off (queued after commit, not intake's
-cost). Asserts nothing.
+A throw-away PostgreSQL database ``lf_bench_intake`` (``LF_BENCH_DB`` names another) is
+migrated and seeded in SQL with ``--history`` leads (``bench_history.seed``: almost all
+closed or contacted, a few thousand open), 20 reps working around the clock and 10 scoring
+rules. Every intake request carries an API key, an ``Idempotency-Key`` and an
+``external_id`` (the heaviest path); the bare view (``bench/intake_urls.py``) is DRF
+parsing, validation and one INSERT. Rounds alternate between the two (intake, bare, intake,
+…) so machine load hits both alike; each prints requests/s, and the medians and their ratio
+are printed last (target ≥ 0.35). Also prints the statements of one intake. Notifications
+are off (queued after commit, not intake's cost). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "lf_bench_intake"
+DB_NAME = os.environ.get("LF_BENCH_DB", "lf_bench_intake")
 PORT = 8765
 counter = iter(range(10**9))
 lock = threading.Lock()

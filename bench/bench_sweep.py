@@ -3,9 +3,10 @@
     PG_URL_BASE=postgres://postgres@127.0.0.1:5432 .venv/bin/python bench/bench_sweep.py \\
         [--history 1000000] [--overdue 2000] [--reps 20] [--rounds 5] [--batch 100] [--profile]
 
-One throw-away PostgreSQL database, seeded in SQL with ``--history`` realistic leads (almost
-all closed or contacted, a few thousand open; one Assignment row each; see
-``bench_history.seed``) and 20 reps working around the clock with room for everything.
+One throw-away PostgreSQL database (``lf_bench_sweep``; ``LF_BENCH_DB`` names another),
+seeded in SQL with ``--history`` realistic leads (almost all closed or contacted, a few
+thousand open; one Assignment row each; see ``bench_history.seed``) and 20 reps working
+around the clock with room for everything.
 Each round seeds ``--overdue`` leads past their deadline twice and moves them twice,
 interleaved:
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "lf_bench_sweep"
+DB_NAME = os.environ.get("LF_BENCH_DB", "lf_bench_sweep")
 
 from bench.bench_history import REPS, seed  # noqa: E402
 
