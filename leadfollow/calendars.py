@@ -34,8 +34,22 @@ class HolidaysUnavailable(ImportError):
     """A country is configured but the ``holidays`` package is not installed."""
 
 
+_frozen: dict[str, tuple] = {}
+
+
 def _freeze(hours) -> tuple:
-    return tuple(sorted((day, tuple(tuple(w) for w in windows)) for day, windows in hours.items()))
+    """``hours`` as a hashable key. Remembered by its ``repr`` (cheap, C code): routing
+    asks for every rep's calendar for every lead it places."""
+    text = repr(hours)
+    frozen = _frozen.get(text)
+    if frozen is None:
+        frozen = tuple(
+            sorted((day, tuple(tuple(w) for w in windows)) for day, windows in hours.items())
+        )
+        if len(_frozen) >= 1024:
+            _frozen.clear()
+        _frozen[text] = frozen
+    return frozen
 
 
 def public_holidays(country: str, subdivision: str | None, years: range) -> frozenset[date]:
@@ -115,6 +129,7 @@ def rep_calendar(profile) -> BusinessCalendar:
 
 
 def clear_cache() -> None:
+    _frozen.clear()
     _build.cache_clear()
     _public.cache_clear()
 
