@@ -35,10 +35,7 @@ def update_rows(objs: Sequence[Model], fields: Sequence[str]) -> int:
     # (Without the type's modifiers, as Django's own UNNEST insert: varchar[], not
     # varchar(20)[].)
     arrays = ", ".join(f"%s::{field.db_type(connection).split('(')[0]}[]" for field in columns)
-    params = [
-        [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
-        for field in columns
-    ]
+    params = [_column(field, objs, connection) for field in columns]
     names = ", ".join(quote(field.column) for field in columns)
     assignments = ", ".join(
         f"{quote(field.column)} = v.{quote(field.column)}" for field in columns[1:]
@@ -51,3 +48,19 @@ def update_rows(objs: Sequence[Model], fields: Sequence[str]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _column(field, objs: Sequence[Model], connection) -> list:
+    """``field``'s database values of ``objs``, each distinct value prepared once: a batch
+    repeats most of them (one time for every row's ``updated_at``, a few owners)."""
+    prepared: dict = {}
+    column = []
+    for obj in objs:
+        value = getattr(obj, field.attname)
+        try:
+            column.append(prepared[value])
+        except KeyError:
+            column.append(prepared.setdefault(value, field.get_db_prep_save(value, connection)))
+        except TypeError:  # unhashable (JSON)
+            column.append(field.get_db_prep_save(value, connection))
+    return column
