@@ -28,11 +28,13 @@ from leadfollow.models import (
     Absence,
     Assignment,
     ContactAttempt,
+    EngagementRule,
     IdempotencyRecord,
     Lead,
     RoutingRule,
     ScoringRule,
     Submission,
+    WebhookEndpoint,
 )
 from leadfollow.scoring import rescore_open_leads
 from tests.factories import LeadFactory, RepFactory, UserFactory, make_api_key
@@ -599,6 +601,8 @@ ADMIN_FORMS = [
     "repprofile",
     "absence",
     "apikey",
+    "engagementrule",
+    "webhookendpoint",
 ]
 ADMIN_VALUES = st.one_of(
     UNICODE.filter(lambda s: "\x00" not in s),
@@ -615,8 +619,10 @@ def _admin_client() -> Client:
     return client
 
 
-@SMALL
-@given(model=st.sampled_from(ADMIN_FORMS), change=st.booleans(), data=st.data())
+@pytest.mark.parametrize("model", ADMIN_FORMS)
+@pytest.mark.parametrize("change", [False, True], ids=["add", "change"])
+@settings(SMALL, max_examples=max(3, EXAMPLES // 20))  # every form, a few examples each
+@given(data=st.data())
 def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change, data):
     client = _admin_client()
     existing = {
@@ -632,6 +638,10 @@ def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change
             rep=RepFactory(), starts_at=timezone.now(),
             ends_at=timezone.now() + timedelta(days=1)).pk,
         "apikey": lambda: make_api_key("ads")[0].pk,
+        "engagementrule": lambda: EngagementRule.objects.create(
+            name="r", event_type="page_view", min_events=1, within_days=7, points=1).pk,
+        "webhookendpoint": lambda: WebhookEndpoint.objects.create(
+            name="w", url="https://hooks.example.com/x", secret="s" * 32).pk,
     }  # fmt: skip
     if change:
         url = reverse(f"admin:leadfollow_{model}_change", args=[existing[model]()])
@@ -645,6 +655,12 @@ def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change
         management = inline.formset.management_form
         for name in management.fields:
             post[management.add_prefix(name)] = management[name].value()
+        # The inline's first empty row too (an absence on a rep, an attempt on a lead).
+        extra = inline.formset.extra_forms[:1]
+        for inline_form in extra if data.draw(st.booleans(), label="fill inline") else ():
+            for name in inline_form.fields:
+                key = inline_form.add_prefix(name)
+                post[key] = data.draw(ADMIN_VALUES, label=key)
     for name in form.fields:
         post[name] = data.draw(ADMIN_VALUES, label=name)
     response = client.post(url, post)

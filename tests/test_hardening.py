@@ -656,9 +656,11 @@ def test_the_production_profile_has_password_validators_a_lockout_and_a_sender()
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers():
-    """Two real worker processes, each with its own local-memory cache: the replay record in
-    the database is what makes the eleventh copy a 401 on whichever worker gets it."""
+@pytest.mark.parametrize("shared_cache", [True, False], ids=["redis", "per-process"])
+def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers(shared_cache):
+    """Two real worker processes sharing a Redis cache, and with a local-memory cache each:
+    either way the replay record in the database makes every copy but one a 401, on
+    whichever worker gets it."""
     import socket
     import subprocess
     import sys
@@ -681,7 +683,10 @@ def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers(
         port = probe.getsockname()[1]
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # per-process caches
+    if shared_cache and not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis: set REDIS_URL=redis://…")
+    # tests.settings: RedisCache with REDIS_URL, else LocMemCache (one per process).
+    env = {k: v for k, v in os.environ.items() if shared_cache or k != "REDIS_URL"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
          "django.core.wsgi:get_wsgi_application()"],
