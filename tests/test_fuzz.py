@@ -561,21 +561,43 @@ def test_lone_surrogates_and_nul_in_every_json_field_are_a_400(manager_client, b
 
 
 # Every leadfollow list page and the query parameters each understands.
+# Every leadfollow list page and every query parameter it understands (the admin's own
+# paging, ordering and search, each list filter, date hierarchies, the rep pages, the API).
+ADMIN_LIST = ["q", "o", "p", "all", "e", "_to_field"]
 LIST_PAGES = {
-    "admin:leadfollow_lead_changelist": ["source", "status__exact", "owner", "deadline", "q",
-                                         "received_at__gte", "o", "p"],
-    "admin:leadfollow_coldlead_changelist": ["source", "owner", "q", "o"],
-    "admin:leadfollow_contactattempt_changelist": ["channel__exact", "outcome__exact", "q"],
-    "admin:leadfollow_assignment_changelist": ["reason__exact", "to_rep__id__exact", "q"],
-    "admin:leadfollow_scoringrule_changelist": ["operator__exact", "active__exact", "q"],
-    "admin:leadfollow_routingrule_changelist": ["active__exact", "q"],
-    "admin:leadfollow_repprofile_changelist": ["timezone", "accepting_leads__exact", "q"],
-    "admin:leadfollow_absence_changelist": ["q", "starts_at__gte"],
-    "admin:leadfollow_apikey_changelist": ["q"],
-    "admin:leadfollow_dashboard": ["start", "end", "source"],
-    "leadfollow:queue": ["rep", "tab", "status", "source", "q", "page", "score_min"],
+    "admin:leadfollow_lead_changelist": [*ADMIN_LIST, "source", "status__exact", "owner",
+                                         "deadline", "received_at__gte", "received_at__lt"],
+    "admin:leadfollow_coldlead_changelist": [*ADMIN_LIST, "source", "owner", "status__exact",
+                                             "breach", "escalated"],
+    "admin:leadfollow_contactattempt_changelist": [*ADMIN_LIST, "channel__exact",
+                                                   "outcome__exact", "automated__exact",
+                                                   "attempted_at__gte"],
+    "admin:leadfollow_assignment_changelist": [*ADMIN_LIST, "reason__exact", "to_rep__id__exact",
+                                               "to_rep__isnull", "created_at__gte"],
+    "admin:leadfollow_scoringrule_changelist": [*ADMIN_LIST, "operator__exact", "active__exact"],
+    "admin:leadfollow_routingrule_changelist": [*ADMIN_LIST, "active__exact",
+                                                "fallback_to_all__exact"],
+    "admin:leadfollow_repprofile_changelist": [*ADMIN_LIST, "timezone", "timezone__exact",
+                                               "accepting_leads__exact", "pause_reason__exact"],
+    "admin:leadfollow_absence_changelist": [*ADMIN_LIST, "starts_at__gte", "starts_at__lt"],
+    "admin:leadfollow_apikey_changelist": [*ADMIN_LIST, "source__exact", "revoked_at__isnull"],
+    "admin:leadfollow_engagementevent_changelist": [*ADMIN_LIST, "type__exact", "source__exact"],
+    "admin:leadfollow_engagementrule_changelist": [*ADMIN_LIST, "active__exact",
+                                                   "event_type__exact"],
+    "admin:leadfollow_webhookendpoint_changelist": [*ADMIN_LIST, "active__exact"],
+    "admin:leadfollow_webhookdelivery_changelist": [*ADMIN_LIST, "status__exact", "event__exact",
+                                                    "endpoint__id__exact", "created_at__year",
+                                                    "created_at__month", "created_at__day"],
+    "admin:leadfollow_erasurerecord_changelist": [*ADMIN_LIST, "via__exact", "forced__exact"],
+    "admin:leadfollow_dashboard": ["start", "end", "source", "rep"],
+    "leadfollow:queue": ["rep", "tab", "status", "source", "q", "page", "score_min",
+                         "score_max", "overdue", "unassigned", "follow_up_due"],
+    "leadfollow:live": ["rep", "tab", "since", "status", "source", "q"],
     "leadfollow_api:lead-list": FILTER_NAMES,
-    "leadfollow_api:assignment-list": ["lead", "to_rep", "reason"],
+    "leadfollow_api:assignment-list": ["lead", "to_rep", "reason", "page"],
+    "leadfollow_api:scoring-rule-list": ["page"],
+    "leadfollow_api:rep-list": ["page"],
+    "leadfollow_api:absence-list": ["page"],
     "leadfollow_api:metrics": ["start", "end", "source", "rep"],
 }  # fmt: skip
 NUL_VALUES = st.text(max_size=10).map(lambda s: s[: len(s) // 2] + "\x00" + s[len(s) // 2 :])
@@ -591,6 +613,28 @@ def test_a_nul_in_any_query_parameter_of_any_list_page_is_a_400(manager_client, 
     autocomplete = {"app_label": "leadfollow", "model_name": "lead", "field_name": "owner"}
     response = manager_client.get(reverse("admin:autocomplete"), {**autocomplete, "term": value})
     assert response.status_code == 400
+
+
+AUTOCOMPLETES = [("lead", "owner"), ("absence", "rep"), ("routingrule", "reps")]
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "²", "9" * 40])
+def test_every_query_parameter_of_every_list_page(manager_client, value):
+    """Each parameter of each page, not a sample: NUL is the 400 of RejectNulMiddleware,
+    other odd text (superscript or Arabic digits, a 40-digit number) is never a 5xx."""
+    expected = (lambda code: code == 400) if "\x00" in value else (lambda code: code < 500)
+    failures = []
+    for page, names in LIST_PAGES.items():
+        for name in names:
+            response = manager_client.get(reverse(page), {name: value})
+            if not expected(response.status_code):
+                failures.append((page, name, response.status_code))
+    for model, field in AUTOCOMPLETES:
+        query = {"app_label": "leadfollow", "model_name": model, "field_name": field}
+        response = manager_client.get(reverse("admin:autocomplete"), {**query, "term": value})
+        if not expected(response.status_code):
+            failures.append(("autocomplete", model, response.status_code))
+    assert not failures, failures
 
 
 ADMIN_FORMS = [

@@ -403,6 +403,29 @@ def test_other_pages_of_the_site_are_left_alone(admin_client_):
     assert response.status_code != 400
 
 
+def test_every_admin_list_answers_ids_beyond_64_bits_without_a_500(admin_client_):
+    """The admin lets a query filter any local field or foreign key (``?owner=``,
+    ``?pk__in=``); SQLite's driver cannot bind a 40-digit id (OverflowError), nor can a
+    date hierarchy build such a year. Django's invalid-lookup answer, as for any bad value."""
+    from django.contrib import admin
+    from django.db import models
+
+    from leadfollow.admin.safeinput import SafeLookupsAdminMixin
+
+    huge = "9" * 40
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "leadfollow":
+            continue
+        assert isinstance(model_admin, SafeLookupsAdminMixin), model
+        url = reverse(f"admin:leadfollow_{model._meta.model_name}_changelist")
+        keys = [f.name for f in model._meta.get_fields() if isinstance(f, models.ForeignKey)]
+        if model_admin.date_hierarchy:
+            keys.append(f"{model_admin.date_hierarchy}__year")
+        for key in ("pk__in", *keys):
+            response = admin_client_.get(url, {key: huge})
+            assert response.status_code in (200, 302), (url, key, response.status_code)
+
+
 def test_superscript_digits_are_no_user_id(admin_client_):
     response = admin_client_.get(reverse("admin:leadfollow_lead_changelist") + "?owner=²")
     assert response.status_code == 200

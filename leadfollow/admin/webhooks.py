@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from leadfollow.admin.safeinput import SafeLookupsAdminMixin
 from leadfollow.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leadfollow.people import is_manager
 from leadfollow.webhooks import delivery
@@ -23,7 +24,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(SafeLookupsAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["name", "url", "active", "consecutive_failures", "disabled_at"]
     list_filter = ["active"]
@@ -39,7 +40,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(SafeLookupsAdminMixin, admin.ModelAdmin):
     """The delivery log: one row per event and endpoint. Read-only but for "send again"."""
 
     list_display = [
