@@ -361,6 +361,38 @@ def test_admin_attributes_table_refuses_rows_that_make_no_object(
     assert not Lead.objects.exists()
 
 
+@pytest.mark.parametrize("stored", [[1, 2], "text", 5])
+def test_attributes_stored_as_non_objects_are_wrapped_by_migration_0018(
+    admin_client_, manager, stored
+):
+    """Rows the admin accepted before it refused non-objects: the lead page and the admin's
+    key/value table answered 500 on them; the data migration keeps them as {"value": …}."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = import_module("leadfollow.migrations.0018_lead_attributes_object")
+    lead, kept = LeadFactory(owner=manager), LeadFactory(owner=manager, attributes={"a": [1]})
+    Lead.objects.filter(pk=lead.pk).update(attributes=stored)
+    pages = [reverse("leadfollow:lead", args=[lead.pk]),
+             reverse("admin:leadfollow_lead_change", args=[lead.pk])]  # fmt: skip
+    assert admin_client_.get(pages[0]).status_code == 500
+    editor = SimpleNamespace(
+        connection=connection,
+        quote_name=connection.ops.quote_name,
+        execute=lambda sql: connection.cursor().execute(sql),
+    )
+    migration.wrap_non_object_attributes(apps, editor)
+    lead.refresh_from_db()
+    kept.refresh_from_db()
+    assert lead.attributes == {"value": stored}
+    assert kept.attributes == {"a": [1]}
+    for page in pages:
+        assert admin_client_.get(page).status_code == 200, page
+
+
 # --- 6. NUL bytes and odd digits in query strings --------------------------------------
 
 
