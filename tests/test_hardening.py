@@ -708,6 +708,65 @@ def test_the_production_profile_has_password_validators_a_lockout_and_a_sender()
     ]
 
 
+LOCKOUT_SCRIPT = """
+import django
+
+django.setup()
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.test import Client
+
+call_command("migrate", verbosity=0)
+try:
+    validate_password("1")
+    out = ["weak password accepted"]
+except ValidationError:
+    out = ["weak password refused"]
+password = "correct horse battery staple"
+get_user_model().objects.create_superuser("boss", "boss@example.com", password)
+for n, path in enumerate(["/accounts/login/", "/admin/login/"]):
+    client = Client(HTTP_HOST="leads.example.com", REMOTE_ADDR=f"192.0.2.{n + 1}")
+    wrong = {"username": "boss", "password": "wrong"}
+    codes = {client.post(path, wrong, secure=True).status_code for _ in range(40)}
+    right = client.post(path, {"username": "boss", "password": password}, secure=True)
+    out.append(f"{path} {sorted(codes)} {right.status_code} {'_auth_user_id' in client.session}")
+print("|".join(out))
+"""
+
+
+@pytest.mark.slow
+def test_the_production_profile_locks_out_both_login_pages_and_refuses_weak_passwords(tmp_path):
+    """As a user meets it: 40 wrong passwords, then the right one, on each login page of
+    demo_project.settings_production (its own database, django-axes migrated)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k != "REDIS_URL"}
+    env.update(
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        DJANGO_SETTINGS_MODULE="demo_project.settings_production",
+        DJANGO_SECRET_KEY="x" * 60,
+        DJANGO_ALLOWED_HOSTS="leads.example.com",
+        DATABASE_URL="sqlite://:memory:",
+        DJANGO_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", LOCKOUT_SCRIPT], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    weak, *logins = done.stdout.strip().splitlines()[-1].split("|")
+    assert weak == "weak password refused"
+    # 200: the form again with its error; 429: locked out, even with the right password.
+    assert logins == [
+        "/accounts/login/ [200, 429] 429 False",
+        "/admin/login/ [200, 429] 429 False",
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
