@@ -534,7 +534,7 @@ def test_non_finite_numbers_are_a_400_and_store_nothing(source_client, number, w
 
 
 #: Every JSON-valued field leadfollow stores through the API: (url, field, body).
-SCORING_RULE = {"name": "r", "field_path": "source", "operator": "equals", "points": 1}
+SCORING_RULE = {"name": "r", "field_path": "source", "operator": "eq", "points": 1}
 BAD_TEXT = st.sampled_from(["\ud800", "\udfff", "a\ud83d", "\x00", "a\x00b"])
 
 
@@ -675,7 +675,7 @@ def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change
             lead=LeadFactory(), channel="call", outcome="connected",
             attempted_at=timezone.now()).pk,
         "scoringrule": lambda: ScoringRule.objects.create(
-            name="r", field_path="source", operator="equals", value="ads", points=1).pk,
+            name="r", field_path="source", operator="eq", value="ads", points=1).pk,
         "routingrule": lambda: RoutingRule.objects.create(name="r", fallback_to_all=True).pk,
         "repprofile": lambda: RepFactory().pk,
         "absence": lambda: Absence.objects.create(
@@ -707,6 +707,8 @@ def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change
                 post[key] = data.draw(ADMIN_VALUES, label=key)
     for name in form.fields:
         post[name] = data.draw(ADMIN_VALUES, label=name)
+    if model == "scoringrule" and data.draw(st.booleans(), label="preview"):
+        post["_preview"] = "1"  # the score changes the rule would cause, computed in SQL
     response = client.post(url, post)
     assert response.status_code < 500, (url, post, response.status_code)
 

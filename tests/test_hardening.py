@@ -172,7 +172,7 @@ def test_deep_json_to_every_writing_api_endpoint_is_a_400(manager_api, manager):
 
 
 def test_deep_json_in_a_form_encoded_json_field_is_a_400(manager_api):
-    rule = {"name": "r", "field_path": "source", "operator": "equals", "points": 1}
+    rule = {"name": "r", "field_path": "source", "operator": "eq", "points": 1}
     response = post_form(manager_api, "/api/scoring-rules/", {**rule, "value": DEEP})
     assert response.status_code == 400
     assert not ScoringRule.objects.exists()
@@ -197,7 +197,7 @@ def _admin_base(client, url_name: str) -> dict:
             "source": "web",
             "status": "new",
             "field_path": "source",
-            "operator": "equals",
+            "operator": "eq",
             "points": "1",
             "priority": "1",
             "fallback_to_all": "on",
@@ -294,7 +294,7 @@ def test_non_finite_form_encoded_attributes_are_a_400(key_client, attributes):
 
 @pytest.mark.parametrize("value", ['"\\ud800"', '["\\ud800"]', '"\\u0000"', "1e999"])
 def test_scoring_rule_value_that_cannot_be_stored_is_a_400(manager_api, value):
-    body = '{"name": "r", "field_path": "source", "operator": "equals", "points": 1, "value": '
+    body = '{"name": "r", "field_path": "source", "operator": "eq", "points": 1, "value": '
     response = manager_api.post(
         "/api/scoring-rules/", body + value + "}", content_type="application/json"
     )
