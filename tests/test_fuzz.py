@@ -709,8 +709,18 @@ def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change
         post[name] = data.draw(ADMIN_VALUES, label=name)
     if model == "scoringrule" and data.draw(st.booleans(), label="preview"):
         post["_preview"] = "1"  # the score changes the rule would cause, computed in SQL
+    model_class = form._meta.model
+
+    def stored():
+        rows = list(model_class.objects.order_by("pk").values())
+        return rows, counts(), Absence.objects.count()
+
+    before = stored()
     response = client.post(url, post)
     assert response.status_code < 500, (url, post, response.status_code)
+    shown = response.context or {}
+    if "adminform" in shown or "preview" in shown:  # the form again (errors), or the preview
+        assert stored() == before, (url, post)
 
 
 ODD_TIMESTAMPS = st.one_of(
