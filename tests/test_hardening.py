@@ -344,6 +344,30 @@ def test_a_stored_rep_without_hours_is_unavailable_and_a_manual_pick_gets_a_dead
     assert lead.owner_id == rep.user_id and lead.first_response_due is not None
 
 
+def test_the_admin_bulk_action_assigns_to_a_stored_rep_without_hours(admin_client_, manager):
+    """The cold-leads action "Assign to a rep I choose…" with a legacy row {"mon": []}:
+    unavailable (a confirmation is asked), then assigned with a deadline, never a 500."""
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    rep = RepFactory()
+    RepProfile.objects.filter(pk=rep.pk).update(working_hours={"mon": []})
+    now = timezone.now()
+    lead = LeadFactory(owner=manager, assigned_at=now - timedelta(hours=5),
+                       first_response_due=now - timedelta(hours=1))  # fmt: skip
+    url = reverse("admin:leadfollow_coldlead_changelist")
+    action = {"action": "assign_to_chosen_rep", ACTION_CHECKBOX_NAME: [lead.pk], "apply": "1",
+              "rep": rep.pk}  # fmt: skip
+    response = admin_client_.post(url, action)
+    assert response.status_code == 200
+    assert "no working hours" in str(response.context["form"].errors)
+    lead.refresh_from_db()
+    assert lead.owner_id == manager.pk
+    response = admin_client_.post(url, {**action, "confirm_unavailable": "on"})
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.owner_id == rep.user_id and lead.first_response_due > now
+
+
 # --- 5. attributes are an object everywhere --------------------------------------------
 
 
