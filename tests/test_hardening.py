@@ -292,6 +292,17 @@ def test_non_finite_form_encoded_attributes_are_a_400(key_client, attributes):
     assert not Lead.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    ['{"x": 1e999}', '{"x": "\\u0000"}', '{"x": "\\ud800"}', '{"\\ud800": 1}', '{"\\u0000": 1}'],
+)
+def test_unstorable_form_encoded_attributes_are_a_400(key_client, attributes):
+    response = post_form(key_client, "/api/leads/", {**JO, "attributes": attributes})
+    assert response.status_code == 400
+    assert "attributes" in response.json()
+    assert not Lead.objects.exists()
+
+
 @pytest.mark.parametrize("value", ['"\\ud800"', '["\\ud800"]', '"\\u0000"', "1e999"])
 def test_scoring_rule_value_that_cannot_be_stored_is_a_400(manager_api, value):
     body = '{"name": "r", "field_path": "source", "operator": "eq", "points": 1, "value": '
