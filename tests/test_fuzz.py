@@ -28,11 +28,13 @@ from leadfollow.models import (
     Absence,
     Assignment,
     ContactAttempt,
+    EngagementRule,
     IdempotencyRecord,
     Lead,
     RoutingRule,
     ScoringRule,
     Submission,
+    WebhookEndpoint,
 )
 from leadfollow.scoring import rescore_open_leads
 from tests.factories import LeadFactory, RepFactory, UserFactory, make_api_key
@@ -532,7 +534,7 @@ def test_non_finite_numbers_are_a_400_and_store_nothing(source_client, number, w
 
 
 #: Every JSON-valued field leadfollow stores through the API: (url, field, body).
-SCORING_RULE = {"name": "r", "field_path": "source", "operator": "equals", "points": 1}
+SCORING_RULE = {"name": "r", "field_path": "source", "operator": "eq", "points": 1}
 BAD_TEXT = st.sampled_from(["\ud800", "\udfff", "a\ud83d", "\x00", "a\x00b"])
 
 
@@ -559,21 +561,43 @@ def test_lone_surrogates_and_nul_in_every_json_field_are_a_400(manager_client, b
 
 
 # Every leadfollow list page and the query parameters each understands.
+# Every leadfollow list page and every query parameter it understands (the admin's own
+# paging, ordering and search, each list filter, date hierarchies, the rep pages, the API).
+ADMIN_LIST = ["q", "o", "p", "all", "e", "_to_field"]
 LIST_PAGES = {
-    "admin:leadfollow_lead_changelist": ["source", "status__exact", "owner", "deadline", "q",
-                                         "received_at__gte", "o", "p"],
-    "admin:leadfollow_coldlead_changelist": ["source", "owner", "q", "o"],
-    "admin:leadfollow_contactattempt_changelist": ["channel__exact", "outcome__exact", "q"],
-    "admin:leadfollow_assignment_changelist": ["reason__exact", "to_rep__id__exact", "q"],
-    "admin:leadfollow_scoringrule_changelist": ["operator__exact", "active__exact", "q"],
-    "admin:leadfollow_routingrule_changelist": ["active__exact", "q"],
-    "admin:leadfollow_repprofile_changelist": ["timezone", "accepting_leads__exact", "q"],
-    "admin:leadfollow_absence_changelist": ["q", "starts_at__gte"],
-    "admin:leadfollow_apikey_changelist": ["q"],
-    "admin:leadfollow_dashboard": ["start", "end", "source"],
-    "leadfollow:queue": ["rep", "tab", "status", "source", "q", "page", "score_min"],
+    "admin:leadfollow_lead_changelist": [*ADMIN_LIST, "source", "status__exact", "owner",
+                                         "deadline", "received_at__gte", "received_at__lt"],
+    "admin:leadfollow_coldlead_changelist": [*ADMIN_LIST, "source", "owner", "status__exact",
+                                             "breach", "escalated"],
+    "admin:leadfollow_contactattempt_changelist": [*ADMIN_LIST, "channel__exact",
+                                                   "outcome__exact", "automated__exact",
+                                                   "attempted_at__gte"],
+    "admin:leadfollow_assignment_changelist": [*ADMIN_LIST, "reason__exact", "to_rep__id__exact",
+                                               "to_rep__isnull", "created_at__gte"],
+    "admin:leadfollow_scoringrule_changelist": [*ADMIN_LIST, "operator__exact", "active__exact"],
+    "admin:leadfollow_routingrule_changelist": [*ADMIN_LIST, "active__exact",
+                                                "fallback_to_all__exact"],
+    "admin:leadfollow_repprofile_changelist": [*ADMIN_LIST, "timezone", "timezone__exact",
+                                               "accepting_leads__exact", "pause_reason__exact"],
+    "admin:leadfollow_absence_changelist": [*ADMIN_LIST, "starts_at__gte", "starts_at__lt"],
+    "admin:leadfollow_apikey_changelist": [*ADMIN_LIST, "source__exact", "revoked_at__isnull"],
+    "admin:leadfollow_engagementevent_changelist": [*ADMIN_LIST, "type__exact", "source__exact"],
+    "admin:leadfollow_engagementrule_changelist": [*ADMIN_LIST, "active__exact",
+                                                   "event_type__exact"],
+    "admin:leadfollow_webhookendpoint_changelist": [*ADMIN_LIST, "active__exact"],
+    "admin:leadfollow_webhookdelivery_changelist": [*ADMIN_LIST, "status__exact", "event__exact",
+                                                    "endpoint__id__exact", "created_at__year",
+                                                    "created_at__month", "created_at__day"],
+    "admin:leadfollow_erasurerecord_changelist": [*ADMIN_LIST, "via__exact", "forced__exact"],
+    "admin:leadfollow_dashboard": ["start", "end", "source", "rep"],
+    "leadfollow:queue": ["rep", "tab", "status", "source", "q", "page", "score_min",
+                         "score_max", "overdue", "unassigned", "follow_up_due"],
+    "leadfollow:live": ["rep", "tab", "since", "status", "source", "q"],
     "leadfollow_api:lead-list": FILTER_NAMES,
-    "leadfollow_api:assignment-list": ["lead", "to_rep", "reason"],
+    "leadfollow_api:assignment-list": ["lead", "to_rep", "reason", "page"],
+    "leadfollow_api:scoring-rule-list": ["page"],
+    "leadfollow_api:rep-list": ["page"],
+    "leadfollow_api:absence-list": ["page"],
     "leadfollow_api:metrics": ["start", "end", "source", "rep"],
 }  # fmt: skip
 NUL_VALUES = st.text(max_size=10).map(lambda s: s[: len(s) // 2] + "\x00" + s[len(s) // 2 :])
@@ -591,6 +615,28 @@ def test_a_nul_in_any_query_parameter_of_any_list_page_is_a_400(manager_client, 
     assert response.status_code == 400
 
 
+AUTOCOMPLETES = [("lead", "owner"), ("absence", "rep"), ("routingrule", "reps")]
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "²", "9" * 40])
+def test_every_query_parameter_of_every_list_page(manager_client, value):
+    """Each parameter of each page, not a sample: NUL is the 400 of RejectNulMiddleware,
+    other odd text (superscript or Arabic digits, a 40-digit number) is never a 5xx."""
+    expected = (lambda code: code == 400) if "\x00" in value else (lambda code: code < 500)
+    failures = []
+    for page, names in LIST_PAGES.items():
+        for name in names:
+            response = manager_client.get(reverse(page), {name: value})
+            if not expected(response.status_code):
+                failures.append((page, name, response.status_code))
+    for model, field in AUTOCOMPLETES:
+        query = {"app_label": "leadfollow", "model_name": model, "field_name": field}
+        response = manager_client.get(reverse("admin:autocomplete"), {**query, "term": value})
+        if not expected(response.status_code):
+            failures.append(("autocomplete", model, response.status_code))
+    assert not failures, failures
+
+
 ADMIN_FORMS = [
     "lead",
     "contactattempt",
@@ -599,6 +645,8 @@ ADMIN_FORMS = [
     "repprofile",
     "absence",
     "apikey",
+    "engagementrule",
+    "webhookendpoint",
 ]
 ADMIN_VALUES = st.one_of(
     UNICODE.filter(lambda s: "\x00" not in s),
@@ -615,8 +663,10 @@ def _admin_client() -> Client:
     return client
 
 
-@SMALL
-@given(model=st.sampled_from(ADMIN_FORMS), change=st.booleans(), data=st.data())
+@pytest.mark.parametrize("model", ADMIN_FORMS)
+@pytest.mark.parametrize("change", [False, True], ids=["add", "change"])
+@settings(SMALL, max_examples=max(3, EXAMPLES // 20))  # every form, a few examples each
+@given(data=st.data())
 def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change, data):
     client = _admin_client()
     existing = {
@@ -625,13 +675,17 @@ def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change
             lead=LeadFactory(), channel="call", outcome="connected",
             attempted_at=timezone.now()).pk,
         "scoringrule": lambda: ScoringRule.objects.create(
-            name="r", field_path="source", operator="equals", value="ads", points=1).pk,
+            name="r", field_path="source", operator="eq", value="ads", points=1).pk,
         "routingrule": lambda: RoutingRule.objects.create(name="r", fallback_to_all=True).pk,
         "repprofile": lambda: RepFactory().pk,
         "absence": lambda: Absence.objects.create(
             rep=RepFactory(), starts_at=timezone.now(),
             ends_at=timezone.now() + timedelta(days=1)).pk,
         "apikey": lambda: make_api_key("ads")[0].pk,
+        "engagementrule": lambda: EngagementRule.objects.create(
+            name="r", event_type="page_view", min_events=1, within_days=7, points=1).pk,
+        "webhookendpoint": lambda: WebhookEndpoint.objects.create(
+            name="w", url="https://hooks.example.com/x", secret="s" * 32).pk,
     }  # fmt: skip
     if change:
         url = reverse(f"admin:leadfollow_{model}_change", args=[existing[model]()])
@@ -645,10 +699,28 @@ def test_every_admin_add_and_change_form_never_5xx(manager_client, model, change
         management = inline.formset.management_form
         for name in management.fields:
             post[management.add_prefix(name)] = management[name].value()
+        # The inline's first empty row too (an absence on a rep, an attempt on a lead).
+        extra = inline.formset.extra_forms[:1]
+        for inline_form in extra if data.draw(st.booleans(), label="fill inline") else ():
+            for name in inline_form.fields:
+                key = inline_form.add_prefix(name)
+                post[key] = data.draw(ADMIN_VALUES, label=key)
     for name in form.fields:
         post[name] = data.draw(ADMIN_VALUES, label=name)
+    if model == "scoringrule" and data.draw(st.booleans(), label="preview"):
+        post["_preview"] = "1"  # the score changes the rule would cause, computed in SQL
+    model_class = form._meta.model
+
+    def stored():
+        rows = list(model_class.objects.order_by("pk").values())
+        return rows, counts(), Absence.objects.count()
+
+    before = stored()
     response = client.post(url, post)
     assert response.status_code < 500, (url, post, response.status_code)
+    shown = response.context or {}
+    if "adminform" in shown or "preview" in shown:  # the form again (errors), or the preview
+        assert stored() == before, (url, post)
 
 
 ODD_TIMESTAMPS = st.one_of(

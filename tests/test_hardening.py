@@ -172,7 +172,7 @@ def test_deep_json_to_every_writing_api_endpoint_is_a_400(manager_api, manager):
 
 
 def test_deep_json_in_a_form_encoded_json_field_is_a_400(manager_api):
-    rule = {"name": "r", "field_path": "source", "operator": "equals", "points": 1}
+    rule = {"name": "r", "field_path": "source", "operator": "eq", "points": 1}
     response = post_form(manager_api, "/api/scoring-rules/", {**rule, "value": DEEP})
     assert response.status_code == 400
     assert not ScoringRule.objects.exists()
@@ -197,7 +197,7 @@ def _admin_base(client, url_name: str) -> dict:
             "source": "web",
             "status": "new",
             "field_path": "source",
-            "operator": "equals",
+            "operator": "eq",
             "points": "1",
             "priority": "1",
             "fallback_to_all": "on",
@@ -292,9 +292,20 @@ def test_non_finite_form_encoded_attributes_are_a_400(key_client, attributes):
     assert not Lead.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    ['{"x": 1e999}', '{"x": "\\u0000"}', '{"x": "\\ud800"}', '{"\\ud800": 1}', '{"\\u0000": 1}'],
+)
+def test_unstorable_form_encoded_attributes_are_a_400(key_client, attributes):
+    response = post_form(key_client, "/api/leads/", {**JO, "attributes": attributes})
+    assert response.status_code == 400
+    assert "attributes" in response.json()
+    assert not Lead.objects.exists()
+
+
 @pytest.mark.parametrize("value", ['"\\ud800"', '["\\ud800"]', '"\\u0000"', "1e999"])
 def test_scoring_rule_value_that_cannot_be_stored_is_a_400(manager_api, value):
-    body = '{"name": "r", "field_path": "source", "operator": "equals", "points": 1, "value": '
+    body = '{"name": "r", "field_path": "source", "operator": "eq", "points": 1, "value": '
     response = manager_api.post(
         "/api/scoring-rules/", body + value + "}", content_type="application/json"
     )
@@ -344,6 +355,30 @@ def test_a_stored_rep_without_hours_is_unavailable_and_a_manual_pick_gets_a_dead
     assert lead.owner_id == rep.user_id and lead.first_response_due is not None
 
 
+def test_the_admin_bulk_action_assigns_to_a_stored_rep_without_hours(admin_client_, manager):
+    """The cold-leads action "Assign to a rep I choose…" with a legacy row {"mon": []}:
+    unavailable (a confirmation is asked), then assigned with a deadline, never a 500."""
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    rep = RepFactory()
+    RepProfile.objects.filter(pk=rep.pk).update(working_hours={"mon": []})
+    now = timezone.now()
+    lead = LeadFactory(owner=manager, assigned_at=now - timedelta(hours=5),
+                       first_response_due=now - timedelta(hours=1))  # fmt: skip
+    url = reverse("admin:leadfollow_coldlead_changelist")
+    action = {"action": "assign_to_chosen_rep", ACTION_CHECKBOX_NAME: [lead.pk], "apply": "1",
+              "rep": rep.pk}  # fmt: skip
+    response = admin_client_.post(url, action)
+    assert response.status_code == 200
+    assert "no working hours" in str(response.context["form"].errors)
+    lead.refresh_from_db()
+    assert lead.owner_id == manager.pk
+    response = admin_client_.post(url, {**action, "confirm_unavailable": "on"})
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.owner_id == rep.user_id and lead.first_response_due > now
+
+
 # --- 5. attributes are an object everywhere --------------------------------------------
 
 
@@ -359,6 +394,38 @@ def test_admin_attributes_table_refuses_rows_that_make_no_object(
     response = admin_client_.post(reverse("admin:leadfollow_lead_add"), data)
     assert error in str(response.context["adminform"].form.errors["attributes"])
     assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize("stored", [[1, 2], "text", 5])
+def test_attributes_stored_as_non_objects_are_wrapped_by_migration_0018(
+    admin_client_, manager, stored
+):
+    """Rows the admin accepted before it refused non-objects: the lead page and the admin's
+    key/value table answered 500 on them; the data migration keeps them as {"value": …}."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = import_module("leadfollow.migrations.0018_lead_attributes_object")
+    lead, kept = LeadFactory(owner=manager), LeadFactory(owner=manager, attributes={"a": [1]})
+    Lead.objects.filter(pk=lead.pk).update(attributes=stored)
+    pages = [reverse("leadfollow:lead", args=[lead.pk]),
+             reverse("admin:leadfollow_lead_change", args=[lead.pk])]  # fmt: skip
+    assert admin_client_.get(pages[0]).status_code == 500
+    editor = SimpleNamespace(
+        connection=connection,
+        quote_name=connection.ops.quote_name,
+        execute=lambda sql: connection.cursor().execute(sql),
+    )
+    migration.wrap_non_object_attributes(apps, editor)
+    lead.refresh_from_db()
+    kept.refresh_from_db()
+    assert lead.attributes == {"value": stored}
+    assert kept.attributes == {"a": [1]}
+    for page in pages:
+        assert admin_client_.get(page).status_code == 200, page
 
 
 # --- 6. NUL bytes and odd digits in query strings --------------------------------------
@@ -401,6 +468,29 @@ def test_a_nul_byte_in_an_api_query_string_is_the_apis_400(manager_api):
 def test_other_pages_of_the_site_are_left_alone(admin_client_):
     response = admin_client_.get(reverse("admin:auth_user_changelist") + "?q=%00")
     assert response.status_code != 400
+
+
+def test_every_admin_list_answers_ids_beyond_64_bits_without_a_500(admin_client_):
+    """The admin lets a query filter any local field or foreign key (``?owner=``,
+    ``?pk__in=``); SQLite's driver cannot bind a 40-digit id (OverflowError), nor can a
+    date hierarchy build such a year. Django's invalid-lookup answer, as for any bad value."""
+    from django.contrib import admin
+    from django.db import models
+
+    from leadfollow.admin.safeinput import SafeLookupsAdminMixin
+
+    huge = "9" * 40
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "leadfollow":
+            continue
+        assert isinstance(model_admin, SafeLookupsAdminMixin), model
+        url = reverse(f"admin:leadfollow_{model._meta.model_name}_changelist")
+        keys = [f.name for f in model._meta.get_fields() if isinstance(f, models.ForeignKey)]
+        if model_admin.date_hierarchy:
+            keys.append(f"{model_admin.date_hierarchy}__year")
+        for key in ("pk__in", *keys):
+            response = admin_client_.get(url, {key: huge})
+            assert response.status_code in (200, 302), (url, key, response.status_code)
 
 
 def test_superscript_digits_are_no_user_id(admin_client_):
@@ -653,12 +743,73 @@ def test_the_production_profile_has_password_validators_a_lockout_and_a_sender()
     ]
 
 
+LOCKOUT_SCRIPT = """
+import django
+
+django.setup()
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.test import Client
+
+call_command("migrate", verbosity=0)
+try:
+    validate_password("1")
+    out = ["weak password accepted"]
+except ValidationError:
+    out = ["weak password refused"]
+password = "correct horse battery staple"
+get_user_model().objects.create_superuser("boss", "boss@example.com", password)
+for n, path in enumerate(["/accounts/login/", "/admin/login/"]):
+    client = Client(HTTP_HOST="leads.example.com", REMOTE_ADDR=f"192.0.2.{n + 1}")
+    wrong = {"username": "boss", "password": "wrong"}
+    codes = {client.post(path, wrong, secure=True).status_code for _ in range(40)}
+    right = client.post(path, {"username": "boss", "password": password}, secure=True)
+    out.append(f"{path} {sorted(codes)} {right.status_code} {'_auth_user_id' in client.session}")
+print("|".join(out))
+"""
+
+
+@pytest.mark.slow
+def test_the_production_profile_locks_out_both_login_pages_and_refuses_weak_passwords(tmp_path):
+    """As a user meets it: 40 wrong passwords, then the right one, on each login page of
+    demo_project.settings_production (its own database, django-axes migrated)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k != "REDIS_URL"}
+    env.update(
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        DJANGO_SETTINGS_MODULE="demo_project.settings_production",
+        DJANGO_SECRET_KEY="x" * 60,
+        DJANGO_ALLOWED_HOSTS="leads.example.com",
+        DATABASE_URL="sqlite://:memory:",
+        DJANGO_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", LOCKOUT_SCRIPT], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    weak, *logins = done.stdout.strip().splitlines()[-1].split("|")
+    assert weak == "weak password refused"
+    # 200: the form again with its error; 429: locked out, even with the right password.
+    assert logins == [
+        "/accounts/login/ [200, 429] 429 False",
+        "/admin/login/ [200, 429] 429 False",
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers():
-    """Two real worker processes, each with its own local-memory cache: the replay record in
-    the database is what makes the eleventh copy a 401 on whichever worker gets it."""
+@pytest.mark.parametrize("shared_cache", [True, False], ids=["redis", "per-process"])
+def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers(shared_cache):
+    """Two real worker processes sharing a Redis cache, and with a local-memory cache each:
+    either way the replay record in the database makes every copy but one a 401, on
+    whichever worker gets it."""
     import socket
     import subprocess
     import sys
@@ -681,7 +832,10 @@ def test_a_captured_signed_request_is_accepted_once_across_two_gunicorn_workers(
         port = probe.getsockname()[1]
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # per-process caches
+    if shared_cache and not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis: set REDIS_URL=redis://…")
+    # tests.settings: RedisCache with REDIS_URL, else LocMemCache (one per process).
+    env = {k: v for k, v in os.environ.items() if shared_cache or k != "REDIS_URL"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
          "django.core.wsgi:get_wsgi_application()"],

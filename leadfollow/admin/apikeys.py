@@ -4,12 +4,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from leadfollow.admin.safeinput import SafeLookupsAdminMixin
 from leadfollow.models import ApiKey
 from leadfollow.models.apikeys import KEY_PREFIX
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(SafeLookupsAdminMixin, admin.ModelAdmin):
     """Keys are generated on save and shown once; only their hash is kept."""
 
     list_display = ["source", "name", "key_id", "created_at", "revoked_at"]

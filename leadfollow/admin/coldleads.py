@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import interventions
 from leadfollow.admin.dashboard import DashboardViews
+from leadfollow.admin.safeinput import SafeLookupsAdminMixin
 from leadfollow.models import ColdLead, RepProfile
 from leadfollow.models.lead import BREACH_WARNING_MINUTES
 from leadfollow.routing import absent_until, open_loads, unavailability
@@ -132,7 +133,7 @@ class AssignToRepForm(forms.Form):
 
 
 @admin.register(ColdLead)
-class ColdLeadAdmin(DashboardViews, admin.ModelAdmin):
+class ColdLeadAdmin(SafeLookupsAdminMixin, DashboardViews, admin.ModelAdmin):
     list_display = [
         "name",
         "owner",

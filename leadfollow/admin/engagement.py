@@ -6,12 +6,12 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow.admin.leads import ManagersMayViewMixin
-from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.admin.safeinput import SafeInputAdminMixin, SafeLookupsAdminMixin
 from leadfollow.models import EngagementEvent, EngagementRule
 
 
 @admin.register(EngagementEvent)
-class EngagementEventAdmin(ManagersMayViewMixin, admin.ModelAdmin):
+class EngagementEventAdmin(SafeLookupsAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
     """Append-only: events are what happened; erase a lead's data by blanking properties."""
 
     list_display = ["occurred_at", "type", "lead", "source", "idempotency_id", "recorded_at"]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from leadfollow import ownership
 from leadfollow.admin.privacy import PrivacyActionsMixin
 from leadfollow.admin.readonly import ReadOnlyAdminMixin
-from leadfollow.admin.safeinput import SafeInputAdminMixin
+from leadfollow.admin.safeinput import SafeInputAdminMixin, SafeLookupsAdminMixin
 from leadfollow.admin.widgets import KeyValueField
 from leadfollow.models import (
     OPEN_STATUSES,
@@ -491,7 +491,7 @@ class ContactAttemptAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AssignmentAdmin(SafeLookupsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: assignment history is append-only."""
 
     list_display = ["created_at", "lead", "from_rep", "to_rep", "reason", "actor"]

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadfollow import privacy
 from leadfollow.admin.readonly import ReadOnlyAdminMixin
+from leadfollow.admin.safeinput import SafeLookupsAdminMixin
 from leadfollow.models import OPEN_STATUSES, ErasureRecord, ErasureVia
 from leadfollow.people import is_manager
 
@@ -72,7 +73,7 @@ class PrivacyActionsMixin:
 
 
 @admin.register(ErasureRecord)
-class ErasureRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ErasureRecordAdmin(SafeLookupsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the audit trail is written by leadfollow.privacy.erase alone."""
 
     list_display = ["created_at", "via", "actor", "records", "forced", "lead_ids"]

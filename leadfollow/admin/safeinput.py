@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -62,7 +63,22 @@ class SafeModelMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
-class SafeInputAdminMixin:
+class SafeLookupsAdminMixin:
+    """For every leadfollow ModelAdmin: a changelist query the database cannot run
+    (``?owner=<40 digits>``, ``?pk__in=…``, a date hierarchy's ``?created_at__year=<40
+    digits>``) gets Django's "invalid lookup" answer, as any other bad lookup value does,
+    instead of a 500. Django turns a ``ValueError`` into that answer but not the
+    ``OverflowError`` of building such a date or of SQLite's driver binding such an id."""
+
+    def get_changelist_instance(self, request):
+        # The ChangeList runs the filtered COUNT while it is built, so this is where it fails.
+        try:
+            return super().get_changelist_instance(request)
+        except OverflowError as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+class SafeInputAdminMixin(SafeLookupsAdminMixin):
     """For ModelAdmins and inlines: every JSON field goes through ``SafeJSONField`` (deep
     nesting, NaN/Infinity, NUL and lone surrogates are form errors, not a 500 at parse or
     INSERT time; fields named in ``json_objects`` must hold a JSON object), autocomplete

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from leadfollow.admin.leads import ManagersMayViewMixin
+from leadfollow.admin.safeinput import SafeLookupsAdminMixin
 from leadfollow.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leadfollow.people import is_manager
 from leadfollow.webhooks import delivery
@@ -24,7 +25,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(SafeLookupsAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["name", "url", "active", "consecutive_failures", "disabled_at"]
     list_filter = ["active"]
@@ -40,7 +41,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ManagersMayViewMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(SafeLookupsAdminMixin, ManagersMayViewMixin, admin.ModelAdmin):
     """The delivery log: one row per event and endpoint. Read-only but for "send again".
     Managers read it without a per-model grant, like the other logs (engagement events,
     erasures): "send again" is theirs, so the page must be too."""
