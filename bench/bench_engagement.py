@@ -170,7 +170,7 @@ def main() -> None:  # noqa: PLR0915 - one script
     try:
         with override_settings(**SETTINGS):
             cache.clear()
-            _, raw_key = make_api_key("ads")
+            _, raw_key = make_api_key("ads", events_any_source=True)
             client = APIClient()
             client.credentials(HTTP_X_API_KEY=raw_key)
             started = time.perf_counter()

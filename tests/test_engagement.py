@@ -46,7 +46,8 @@ MONDAY_10 = "2026-11-23T09:00:00+00:00"
 
 @pytest.fixture
 def key(db):
-    return make_api_key("ads")
+    # Like an e-mail provider's key: its events name leads of every source ("web" here).
+    return make_api_key("ads", events_any_source=True)
 
 
 @pytest.fixture

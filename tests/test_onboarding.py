@@ -70,6 +70,9 @@ def test_api_key_command_prints_a_working_key():
     call_command("leadfollow_api_key", "web", "--name", "contact form", stdout=out)
     key = out.getvalue().split("key: ", 1)[1].split()[0]
     assert ApiKey.objects.get().matches(key)
+    assert ApiKey.objects.get().events_any_source is False
+    call_command("leadfollow_api_key", "esp", "--events-any-source", stdout=StringIO())
+    assert ApiKey.objects.get(source="esp").events_any_source is True
     with pytest.raises(CommandError, match="letters, digits"):
         call_command("leadfollow_api_key", "not a slug")
 

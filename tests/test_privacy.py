@@ -34,6 +34,7 @@ from leadfollow.intake import create_lead
 from leadfollow.models import (
     Assignment,
     ContactAttempt,
+    EngagementEvent,
     ErasureRecord,
     Lead,
     LeadStatus,
@@ -693,6 +694,46 @@ def test_a_key_cannot_learn_another_sources_leads(db, reps):
     assert second.json()["id"] != first.json()["id"]
     assert "Idempotent-Replayed" not in second.headers
     assert Submission.objects.count() == 0
+
+
+def test_an_event_key_cannot_learn_another_sources_leads_unless_allowed(db, reps, admin_client):
+    """An event's 404 must not tell one source's key who is another source's lead: a key
+    from ``leadfollow_api_key`` finds only its own leads; the admin's "events may name any
+    source's leads" box lets, say, the e-mail provider's key reach every lead."""
+    theirs = create_lead({"name": NAME, "email": EMAIL, "external_id": "x-1"}, source="ads").lead
+    ours = create_lead({"name": "Own Lead", "email": OTHER_EMAIL}, source="partner").lead
+    out = io.StringIO()
+    call_command("leadfollow_api_key", "partner", stdout=out)
+    partner = APIClient()
+    partner.credentials(HTTP_AUTHORIZATION=f"Api-Key {out.getvalue().split()[1]}")
+    probes = [
+        {"email": EMAIL},
+        {"lead_id": theirs.pk},
+        {"external_id": "x-1", "lead_source": "ads"},
+    ]
+    unknown = partner.post(
+        "/api/events/", {"email": "nobody-yet@example.org", "type": "page_view"}, format="json"
+    )
+    for probe in probes:
+        answer = partner.post("/api/events/", {**probe, "type": "page_view"}, format="json")
+        assert (answer.status_code, answer.json()) == (unknown.status_code, unknown.json()), probe
+    assert unknown.status_code == 404
+    own = partner.post("/api/events/", {"email": OTHER_EMAIL, "type": "page_view"}, format="json")
+    assert own.status_code == 201
+    assert list(EngagementEvent.objects.values_list("lead", flat=True)) == [ours.pk]
+
+    added = admin_client.post(
+        "/admin/leadfollow/apikey/add/",
+        {"source": "esp", "name": "mail provider", "events_any_source": "on"},
+    )
+    raw_key = added.content.decode().split("<code>")[1].split("</code>")[0]
+    esp = APIClient()
+    esp.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    batch = esp.post(
+        "/api/events/", [{**probe, "type": "email_open"} for probe in probes], format="json"
+    )
+    assert [r["status"] for r in batch.json()["results"]] == [201, 201, 201]
+    assert theirs.engagement_events.count() == 3
 
 
 # --- consent -------------------------------------------------------------------------------
