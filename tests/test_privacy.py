@@ -173,6 +173,12 @@ def person(db, reps, manager, django_capture_on_commit_callbacks):
     )
     ownership.hand_back(Lead.objects.get(pk=lead.pk), actor=owner, note=f"{NAME} wants Munich")
     ownership.log_attempt(bystander, rep=reps[0], channel="call", outcome="connected")
+    _, esp_key = make_api_key("esp", events_any_source=True)
+    esp = APIClient()
+    esp.credentials(HTTP_AUTHORIZATION=f"Api-Key {esp_key}")
+    clicked = {"url": f"https://example.com/offer?to={EMAIL}", "subject": f"{SECRET_WORD} quote"}
+    event = {"email": EMAIL, "type": "email_click", "id": "esp-1", "properties": clicked}
+    assert esp.post("/api/events/", event, format="json").status_code == 201
     Reminder.objects.create(lead=lead, kind="follow_up", due_at=timezone.now(), rep=reps[0])
     LogEntry.objects.create(
         user=manager,
@@ -198,6 +204,7 @@ def person(db, reps, manager, django_capture_on_commit_callbacks):
         "leadfollow_lead.email",
         "leadfollow_submission.message",
         "leadfollow_webhookdelivery.payload",
+        "leadfollow_engagementevent.properties",
     }
     return Lead.objects.get(pk=lead.pk), bystander
 
@@ -555,6 +562,9 @@ def test_export_round_trips_through_every_door(person, manager):
     assert reasons[:2] == ["intake", "handed_back"]
     assert records["leadfollow.Assignment"][0]["to_rep"] in ("Rita Rep", "Sam Second")
     assert len(records["leadfollow.Reminder"]) == 1
+    events = {e["type"]: e for e in records["leadfollow.EngagementEvent"]}
+    assert set(events) == {"form_repeat", "email_click"}  # the contact form's repeat, the ESP's
+    assert events["email_click"]["properties"]["url"] == f"https://example.com/offer?to={EMAIL}"
     assert "django_q.Task" not in records and "admin.LogEntry" not in records
 
 
