@@ -338,7 +338,7 @@ def test_forced_admin_erasure_and_dry_run_command(open_lead, manager):
     assert Lead.objects.get().name == privacy.TOMBSTONE
 
 
-def test_bad_requests_get_clear_answers_not_500s(db, manager, reps):
+def test_bad_requests_get_clear_answers_not_500s(db, manager, reps, tmp_path):
     api = APIClient()
     api.force_authenticate(manager)
     url = "/api/privacy/erasure/"
@@ -356,6 +356,10 @@ def test_bad_requests_get_clear_answers_not_500s(db, manager, reps):
         call_command("leadfollow_export", "--lead", "12345")
     with pytest.raises(CommandError, match="No user"):
         call_command("leadfollow_erase", "--lead", "1", "--actor", "ghost")
+    lead = create_lead({"name": NAME, "email": EMAIL}).lead
+    missing = tmp_path / "no-such-dir" / "export.json"
+    with pytest.raises(CommandError, match="Cannot write .*no-such-dir"):
+        call_command("leadfollow_export", "--lead", str(lead.pk), "--output", str(missing))
 
 
 def test_only_managers_may_erase_or_export(person, reps):
