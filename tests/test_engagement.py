@@ -206,6 +206,31 @@ def test_a_repeat_form_records_a_form_repeat_event(rep):
     assert again.lead.engagement_score == 10 and again.lead.score == 10
 
 
+def test_a_repeat_through_the_api_and_the_contact_form_records_form_repeat_events(rep):
+    """The doors a repeat comes through: the API (same source, same address) and the
+    site's contact form; a replayed request (same Idempotency-Key) is no new interest."""
+    from django.test import Client
+
+    _, raw = make_api_key("web")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    body = {"name": "Jo", "email": "jo@example.com"}
+    first = api.post("/api/leads/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert first.status_code == 201
+    replay = api.post("/api/leads/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert replay.json()["id"] == first.json()["id"]
+    assert not EngagementEvent.objects.exists()
+    again = api.post("/api/leads/", {**body, "message": "Still keen"}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    Client().post("/contact/", {"name": "Jo", "email": "jo@example.com", "message": "Hello?"})
+    lead = Lead.objects.get()
+    assert list(lead.engagement_events.values_list("type", "source")) == [
+        ("form_repeat", "leadfollow"),
+        ("form_repeat", "leadfollow"),
+    ]
+    assert lead.engagement_score == 20  # form_repeat's default 10 points, twice
+
+
 # --- scoring ------------------------------------------------------------------------------------
 
 
