@@ -604,7 +604,8 @@ def _resolve(
     found: dict[tuple[str, Any], int] = {}
     best_by_email: dict[str, tuple] = {}
     # Locked here, before the events go in (see refresh_leads).
-    rows = _locking(Lead.objects.filter(condition)).values_list(
+    # An erased lead is nobody: its person's browser or mail clicks add nothing about them.
+    rows = _locking(Lead.objects.filter(condition, erased_at__isnull=True)).values_list(
         "pk", "email", "source", "external_id", "status", "received_at"
     )
     for pk, email, lead_source, external_id, status, received_at in rows:
