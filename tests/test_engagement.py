@@ -88,6 +88,12 @@ def test_the_same_event_id_twice_is_stored_once(client):
     assert (stored.source, stored.idempotency_id, stored.lead) == ("ads", "evt-1", lead)
     lead.refresh_from_db()
     assert lead.engagement_score == lead.score == 5  # pricing_view's default points
+    # Ids are per source: another sender's "evt-1" is another event.
+    _, other_key = make_api_key("crm", events_any_source=True)
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Api-Key {other_key}")
+    assert post(other, event).status_code == 201
+    assert sorted(EngagementEvent.objects.values_list("source", flat=True)) == ["ads", "crm"]
 
 
 def test_a_batch_with_valid_and_invalid_events_answers_per_event(client):
