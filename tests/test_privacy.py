@@ -748,6 +748,17 @@ def test_an_event_key_cannot_learn_another_sources_leads_unless_allowed(db, reps
     )
     assert [r["status"] for r in batch.json()["results"]] == [201, 201, 201]
     assert theirs.engagement_events.count() == 3
+    # Ticking the box on the partner's existing key takes effect at once (keys are cached).
+    from leadfollow.models import ApiKey
+
+    key = ApiKey.objects.get(source="partner")
+    changed = admin_client.post(
+        f"/admin/leadfollow/apikey/{key.pk}/change/",
+        {"source": "partner", "name": "", "events_any_source": "on"},
+    )
+    assert changed.status_code == 302, changed.content
+    answer = partner.post("/api/events/", {"email": EMAIL, "type": "page_view"}, format="json")
+    assert answer.status_code == 201
 
 
 # --- consent -------------------------------------------------------------------------------
