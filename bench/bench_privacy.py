@@ -1,6 +1,7 @@
 """Benchmark: erasure, export and retention on a big lead table (PostgreSQL).
 
-    PG_URL_BASE=postgres://postgres@127.0.0.1:5432 .venv/bin/python bench/bench_privacy.py \\
+    [BENCH_DATABASE=lf_bench_privacy] PG_URL_BASE=postgres://postgres@127.0.0.1:5432 \\
+        .venv/bin/python bench/bench_privacy.py \\
         [--leads 1000000] [--rounds 15] [--due 2000]
 
 A throw-away database seeded in SQL with ``--leads`` leads (almost all closed, one contact
@@ -54,7 +55,7 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=2000)
     args = parser.parse_args()
     base = os.environ.get("PG_URL_BASE", "postgres://postgres@127.0.0.1:5432")
-    name = "lf_bench_privacy"
+    name = os.environ.get("BENCH_DATABASE", "lf_bench_privacy")  # dropped and re-created
     import psycopg
 
     with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:

@@ -229,6 +229,42 @@ def _holiday_errors() -> list:
     return []
 
 
+@register(Tags.database)
+def check_rep_holidays(app_configs=None, databases=None, **kwargs) -> list:
+    """E092 for reps: *Rep availability* rows that name a holiday country while the
+    ``holidays`` package is missing (installed when they were saved, gone since) — their
+    deadlines could not be computed. A database check: ``migrate`` and
+    ``check --database default`` run it."""
+    from django.db import DatabaseError
+
+    from leadfollow.calendars import HolidaysUnavailable, public_holidays
+    from leadfollow.models import RepProfile
+
+    try:
+        public_holidays("DE", None, range(2026, 2027))
+        return []
+    except HolidaysUnavailable:
+        pass
+    errors = []
+    for alias in databases or ():
+        try:
+            reps = RepProfile.objects.using(alias).exclude(holiday_country="").count()
+        except DatabaseError:  # not migrated yet
+            continue
+        if reps:
+            errors.append(
+                Error(
+                    f"{reps} rep(s) have public holidays by country (Rep availability → "
+                    "'public holidays of'), but the 'holidays' package is not installed: "
+                    "their deadlines cannot be computed.",
+                    hint="pip install django-leadfollow[holidays], or clear those reps' "
+                    "country in the admin.",
+                    id="leadfollow.E092",
+                )
+            )
+    return errors
+
+
 def _phone_errors() -> list:
     """E094: PHONE_REGION without the ``phonenumbers`` package; E095: an unknown region."""
     from leadfollow.phones import PhonenumbersUnavailable, is_region

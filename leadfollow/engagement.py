@@ -600,9 +600,12 @@ def _address(item: dict, source: str, errors: dict) -> tuple[str, Any] | None:
     return ("external_id", (lead_source, external_id))
 
 
-def _resolve(cleaned: Sequence[_Clean]) -> dict[tuple[str, Any], int]:
+def _resolve(
+    cleaned: Sequence[_Clean], only_source: str | None = None
+) -> dict[tuple[str, Any], int]:
     """{address: lead id} for every address a lead answers to: one query. An e-mail
-    names its open lead (the oldest, as intake deduplicates), else its latest lead."""
+    names its open lead (the oldest, as intake deduplicates), else its latest lead.
+    ``only_source``: only that source's leads answer (the others as if unknown)."""
     ids, emails, external = set(), set(), defaultdict(set)
     for clean in cleaned:
         kind, value = clean.address
@@ -619,10 +622,13 @@ def _resolve(cleaned: Sequence[_Clean]) -> dict[tuple[str, Any], int]:
         condition |= Q(source=lead_source, external_id__in=external_ids)
     if not condition:
         return {}
+    if only_source is not None:
+        condition &= Q(source=only_source)
     found: dict[tuple[str, Any], int] = {}
     best_by_email: dict[str, tuple] = {}
     # Locked here, before the events go in (see refresh_leads).
-    rows = _locking(Lead.objects.filter(condition)).values_list(
+    # An erased lead is nobody: its person's browser or mail clicks add nothing about them.
+    rows = _locking(Lead.objects.filter(condition, erased_at__isnull=True)).values_list(
         "pk", "email", "source", "external_id", "status", "received_at"
     )
     for pk, email, lead_source, external_id, status, received_at in rows:
@@ -643,12 +649,18 @@ def _resolve(cleaned: Sequence[_Clean]) -> dict[tuple[str, Any], int]:
 
 
 def record_events(
-    items: Sequence[Any], *, source: str, now: datetime | None = None
+    items: Sequence[Any],
+    *,
+    source: str,
+    now: datetime | None = None,
+    only_own_leads: bool = False,
 ) -> list[ItemResult]:
     """Store a batch of events from ``source`` (an API key's, or "site"); never creates
     leads. Per item: 201 stored, 200 already stored (same ``id`` from this source), 404 no
-    such lead, 422 invalid. A constant number of queries for the batch (see
-    ``refresh_leads``). Call inside ``transaction.atomic()``."""
+    such lead, 422 invalid. ``only_own_leads``: only leads of ``source`` are found, another
+    source's answer 404 like unknown ones (an API key without ``events_any_source``). A
+    constant number of queries for the batch (see ``refresh_leads``). Call inside
+    ``transaction.atomic()``."""
     now = now or timezone.now()
     results: list[ItemResult | None] = [None] * len(items)
     cleaned: list[_Clean] = []
@@ -658,7 +670,7 @@ def record_events(
             results[index] = ItemResult(422, {"index": index, "status": 422, "errors": outcome})
         else:
             cleaned.append(outcome)
-    leads = _resolve(cleaned)
+    leads = _resolve(cleaned, only_source=source if only_own_leads else None)
     known = []
     for clean in cleaned:
         if clean.address not in leads:

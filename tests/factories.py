@@ -102,11 +102,11 @@ class RoutingRuleFactory(factory.django.DjangoModelFactory):
             self.reps.set(extracted)
 
 
-def make_api_key(source: str = "ads", name: str = "") -> tuple:
+def make_api_key(source: str = "ads", name: str = "", **options) -> tuple:
     """An API key for ``source``: (ApiKey row, raw key shown once)."""
     from leadfollow.models import ApiKey
 
-    return ApiKey.objects.create_key(source=source, name=name)
+    return ApiKey.objects.create_key(source=source, name=name, **options)
 
 
 class ManagerFactory(UserFactory):

@@ -21,10 +21,21 @@ from schemathesis.specs.openapi.checks import (
 from tests.factories import LeadFactory, RepFactory, UserFactory, make_api_key
 
 SCHEMA = Path(__file__).resolve().parent.parent / "leadfollow" / "api" / "openapi.yaml"
+#: The drf-spectacular that wrote the committed file. Older releases render the same API a
+#: little differently (no field defaults, another title), e.g. 0.28.0 in tox's
+#: ``minversions`` environment; the rest of this module checks the API under any version.
+SCHEMA_WRITTEN_WITH = (0, 30)
 
 
 @pytest.mark.django_db
 def test_committed_schema_matches_the_code(client):
+    import drf_spectacular
+
+    installed = tuple(int(part) for part in drf_spectacular.__version__.split(".")[:2])
+    if installed < SCHEMA_WRITTEN_WITH:
+        pytest.skip(
+            f"openapi.yaml is written by drf-spectacular {installed} < {SCHEMA_WRITTEN_WITH}"
+        )
     response = client.get("/api/schema/")
     assert response.status_code == 200
     if os.environ.get("LEADFOLLOW_UPDATE_SCHEMA"):

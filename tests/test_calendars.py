@@ -13,7 +13,7 @@ from django.test import override_settings
 from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.checks import check_settings
 from leadfollow.intake import create_lead
-from leadfollow.models import Lead
+from leadfollow.models import Lead, RepProfile
 from tests.factories import RepFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -107,6 +107,22 @@ def test_checks_for_the_site_region(monkeypatch):
         assert ids(check_settings()) == ["leadfollow.E092"]
     with override_settings(LEADFOLLOW=base):
         assert ids(check_settings()) == []
+
+
+@pytest.mark.django_db
+def test_reps_with_a_holiday_country_need_the_package(monkeypatch, capsys):
+    """Saved while the package was installed, then it went: migrate and check --database
+    say so (E092) instead of every deadline of those reps failing."""
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    RepFactory(holiday_country="US", holiday_subdivision="NY")
+    call_command("check", "--database", "default")  # with the package: fine
+    monkeypatch.setitem(sys.modules, "holidays", None)  # the package is not installed
+    with pytest.raises(SystemCheckError, match=r"leadfollow\.E092.*1 rep\(s\)"):
+        call_command("check", "--database", "default")
+    RepProfile.objects.update(holiday_country="", holiday_subdivision="")
+    call_command("check", "--database", "default")
 
 
 # --- phone numbers ---------------------------------------------------------------------

@@ -46,7 +46,8 @@ MONDAY_10 = "2026-11-23T09:00:00+00:00"
 
 @pytest.fixture
 def key(db):
-    return make_api_key("ads")
+    # Like an e-mail provider's key: its events name leads of every source ("web" here).
+    return make_api_key("ads", events_any_source=True)
 
 
 @pytest.fixture
@@ -87,6 +88,12 @@ def test_the_same_event_id_twice_is_stored_once(client):
     assert (stored.source, stored.idempotency_id, stored.lead) == ("ads", "evt-1", lead)
     lead.refresh_from_db()
     assert lead.engagement_score == lead.score == 5  # pricing_view's default points
+    # Ids are per source: another sender's "evt-1" is another event.
+    _, other_key = make_api_key("crm", events_any_source=True)
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Api-Key {other_key}")
+    assert post(other, event).status_code == 201
+    assert sorted(EngagementEvent.objects.values_list("source", flat=True)) == ["ads", "crm"]
 
 
 def test_a_batch_with_valid_and_invalid_events_answers_per_event(client):
@@ -203,6 +210,31 @@ def test_a_repeat_form_records_a_form_repeat_event(rep, clock):
     event = first.engagement_events.get()
     assert (event.type, event.source) == ("form_repeat", "leadfollow")
     assert again.lead.engagement_score == 10 and again.lead.score == 10
+
+
+def test_a_repeat_through_the_api_and_the_contact_form_records_form_repeat_events(rep):
+    """The doors a repeat comes through: the API (same source, same address) and the
+    site's contact form; a replayed request (same Idempotency-Key) is no new interest."""
+    from django.test import Client
+
+    _, raw = make_api_key("web")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    body = {"name": "Jo", "email": "jo@example.com"}
+    first = api.post("/api/leads/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert first.status_code == 201
+    replay = api.post("/api/leads/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert replay.json()["id"] == first.json()["id"]
+    assert not EngagementEvent.objects.exists()
+    again = api.post("/api/leads/", {**body, "message": "Still keen"}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    Client().post("/contact/", {"name": "Jo", "email": "jo@example.com", "message": "Hello?"})
+    lead = Lead.objects.get()
+    assert list(lead.engagement_events.values_list("type", "source")) == [
+        ("form_repeat", "leadfollow"),
+        ("form_repeat", "leadfollow"),
+    ]
+    assert lead.engagement_score == 20  # form_repeat's default 10 points, twice
 
 
 # --- scoring ------------------------------------------------------------------------------------

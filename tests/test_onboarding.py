@@ -70,6 +70,9 @@ def test_api_key_command_prints_a_working_key():
     call_command("leadfollow_api_key", "web", "--name", "contact form", stdout=out)
     key = out.getvalue().split("key: ", 1)[1].split()[0]
     assert ApiKey.objects.get().matches(key)
+    assert ApiKey.objects.get().events_any_source is False
+    call_command("leadfollow_api_key", "esp", "--events-any-source", stdout=StringIO())
+    assert ApiKey.objects.get(source="esp").events_any_source is True
     with pytest.raises(CommandError, match="letters, digits"):
         call_command("leadfollow_api_key", "not a slug")
 
@@ -145,3 +148,20 @@ def test_rep_login_page_names_the_product_and_pages_have_an_icon(client):
 def test_demo_favicon_is_served(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 302 and response["Location"] == "/static/leadfollow/favicon.svg"
+
+
+def test_the_changelog_names_migrations_and_check_ids_that_exist():
+    """Branches renumber migrations and checks when they merge; the CHANGELOG must follow."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    changelog = (root / "CHANGELOG.md").read_text()
+    migrations = {path.stem for path in (root / "leadfollow" / "migrations").glob("0*.py")}
+    named = set(re.findall(r"`(\d{4}_\w+)`", changelog))
+    assert named and named <= migrations, named - migrations
+    check_ids = set(
+        re.findall(r'id="leadfollow\.([EW]\d{3})"', (root / "leadfollow" / "checks.py").read_text())
+    )
+    mentioned = set(re.findall(r"(?<!models\.)\b([EW]\d{3})\b", changelog))  # not Django's
+    assert mentioned and mentioned <= check_ids, mentioned - check_ids

@@ -34,6 +34,7 @@ from leadfollow.intake import create_lead
 from leadfollow.models import (
     Assignment,
     ContactAttempt,
+    EngagementEvent,
     ErasureRecord,
     Lead,
     LeadStatus,
@@ -172,6 +173,12 @@ def person(db, reps, manager, django_capture_on_commit_callbacks):
     )
     ownership.hand_back(Lead.objects.get(pk=lead.pk), actor=owner, note=f"{NAME} wants Munich")
     ownership.log_attempt(bystander, rep=reps[0], channel="call", outcome="connected")
+    _, esp_key = make_api_key("esp", events_any_source=True)
+    esp = APIClient()
+    esp.credentials(HTTP_AUTHORIZATION=f"Api-Key {esp_key}")
+    clicked = {"url": f"https://example.com/offer?to={EMAIL}", "subject": f"{SECRET_WORD} quote"}
+    event = {"email": EMAIL, "type": "email_click", "id": "esp-1", "properties": clicked}
+    assert esp.post("/api/events/", event, format="json").status_code == 201
     Reminder.objects.create(lead=lead, kind="follow_up", due_at=timezone.now(), rep=reps[0])
     LogEntry.objects.create(
         user=manager,
@@ -197,6 +204,7 @@ def person(db, reps, manager, django_capture_on_commit_callbacks):
         "leadfollow_lead.email",
         "leadfollow_submission.message",
         "leadfollow_webhookdelivery.payload",
+        "leadfollow_engagementevent.properties",
     }
     return Lead.objects.get(pk=lead.pk), bystander
 
@@ -330,7 +338,7 @@ def test_forced_admin_erasure_and_dry_run_command(open_lead, manager):
     assert Lead.objects.get().name == privacy.TOMBSTONE
 
 
-def test_bad_requests_get_clear_answers_not_500s(db, manager, reps):
+def test_bad_requests_get_clear_answers_not_500s(db, manager, reps, tmp_path):
     api = APIClient()
     api.force_authenticate(manager)
     url = "/api/privacy/erasure/"
@@ -348,6 +356,10 @@ def test_bad_requests_get_clear_answers_not_500s(db, manager, reps):
         call_command("leadfollow_export", "--lead", "12345")
     with pytest.raises(CommandError, match="No user"):
         call_command("leadfollow_erase", "--lead", "1", "--actor", "ghost")
+    lead = create_lead({"name": NAME, "email": EMAIL}).lead
+    missing = tmp_path / "no-such-dir" / "export.json"
+    with pytest.raises(CommandError, match="Cannot write .*no-such-dir"):
+        call_command("leadfollow_export", "--lead", str(lead.pk), "--output", str(missing))
 
 
 def test_only_managers_may_erase_or_export(person, reps):
@@ -554,6 +566,9 @@ def test_export_round_trips_through_every_door(person, manager):
     assert reasons[:2] == ["intake", "handed_back"]
     assert records["leadfollow.Assignment"][0]["to_rep"] in ("Rita Rep", "Sam Second")
     assert len(records["leadfollow.Reminder"]) == 1
+    events = {e["type"]: e for e in records["leadfollow.EngagementEvent"]}
+    assert set(events) == {"form_repeat", "email_click"}  # the contact form's repeat, the ESP's
+    assert events["email_click"]["properties"]["url"] == f"https://example.com/offer?to={EMAIL}"
     assert "django_q.Task" not in records and "admin.LogEntry" not in records
 
 
@@ -693,6 +708,57 @@ def test_a_key_cannot_learn_another_sources_leads(db, reps):
     assert second.json()["id"] != first.json()["id"]
     assert "Idempotent-Replayed" not in second.headers
     assert Submission.objects.count() == 0
+
+
+def test_an_event_key_cannot_learn_another_sources_leads_unless_allowed(db, reps, admin_client):
+    """An event's 404 must not tell one source's key who is another source's lead: a key
+    from ``leadfollow_api_key`` finds only its own leads; the admin's "events may name any
+    source's leads" box lets, say, the e-mail provider's key reach every lead."""
+    theirs = create_lead({"name": NAME, "email": EMAIL, "external_id": "x-1"}, source="ads").lead
+    ours = create_lead({"name": "Own Lead", "email": OTHER_EMAIL}, source="partner").lead
+    out = io.StringIO()
+    call_command("leadfollow_api_key", "partner", stdout=out)
+    partner = APIClient()
+    partner.credentials(HTTP_AUTHORIZATION=f"Api-Key {out.getvalue().split()[1]}")
+    probes = [
+        {"email": EMAIL},
+        {"lead_id": theirs.pk},
+        {"external_id": "x-1", "lead_source": "ads"},
+    ]
+    unknown = partner.post(
+        "/api/events/", {"email": "nobody-yet@example.org", "type": "page_view"}, format="json"
+    )
+    for probe in probes:
+        answer = partner.post("/api/events/", {**probe, "type": "page_view"}, format="json")
+        assert (answer.status_code, answer.json()) == (unknown.status_code, unknown.json()), probe
+    assert unknown.status_code == 404
+    own = partner.post("/api/events/", {"email": OTHER_EMAIL, "type": "page_view"}, format="json")
+    assert own.status_code == 201
+    assert list(EngagementEvent.objects.values_list("lead", flat=True)) == [ours.pk]
+
+    added = admin_client.post(
+        "/admin/leadfollow/apikey/add/",
+        {"source": "esp", "name": "mail provider", "events_any_source": "on"},
+    )
+    raw_key = added.content.decode().split("<code>")[1].split("</code>")[0]
+    esp = APIClient()
+    esp.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    batch = esp.post(
+        "/api/events/", [{**probe, "type": "email_open"} for probe in probes], format="json"
+    )
+    assert [r["status"] for r in batch.json()["results"]] == [201, 201, 201]
+    assert theirs.engagement_events.count() == 3
+    # Ticking the box on the partner's existing key takes effect at once (keys are cached).
+    from leadfollow.models import ApiKey
+
+    key = ApiKey.objects.get(source="partner")
+    changed = admin_client.post(
+        f"/admin/leadfollow/apikey/{key.pk}/change/",
+        {"source": "partner", "name": "", "events_any_source": "on"},
+    )
+    assert changed.status_code == 302, changed.content
+    answer = partner.post("/api/events/", {"email": EMAIL, "type": "page_view"}, format="json")
+    assert answer.status_code == 201
 
 
 # --- consent -------------------------------------------------------------------------------

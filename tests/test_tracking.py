@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.template import Context, Template
 from django.test import Client, override_settings
 
-from leadfollow import tracking
+from leadfollow import privacy, tracking
 from leadfollow.models import EngagementEvent, Lead
 from tests.factories import LeadFactory
 
@@ -193,3 +193,18 @@ def test_the_first_touch_email_link_carries_the_token_only_when_tracking_is_on(
         visitor().get(link)
     events = list(EngagementEvent.objects.filter(lead=lead).values_list("type", flat=True))
     assert sorted(events) == (["email_click", "page_view"] if enabled else [])
+
+
+@override_settings(LEADFOLLOW=ON)
+def test_an_erased_lead_is_no_longer_tracked():
+    """After an erasure the person's browser still holds the signed cookie (and old e-mails
+    their tokens): nothing new is recorded about them."""
+    lead = LeadFactory(status="disqualified")
+    client = visitor(lead)
+    client.get(PAGE)
+    assert EngagementEvent.objects.count() == 1
+    privacy.erase([lead.pk])
+    assert client.get("/pricing/").status_code == 200  # a page not seen before
+    token_url = tracking.tracked_url("https://example.com/pricing/", lead.pk)
+    client.get("/accounts/login/?" + urlsplit(token_url).query)
+    assert EngagementEvent.objects.get().properties == {}  # the one before, erased

@@ -13,10 +13,10 @@ from leadfollow.models.apikeys import KEY_PREFIX
 class ApiKeyAdmin(SafeLookupsAdminMixin, admin.ModelAdmin):
     """Keys are generated on save and shown once; only their hash is kept."""
 
-    list_display = ["source", "name", "key_id", "created_at", "revoked_at"]
-    list_filter = ["source", "revoked_at"]
+    list_display = ["source", "name", "key_id", "events_any_source", "created_at", "revoked_at"]
+    list_filter = ["source", "events_any_source", "revoked_at"]
     search_fields = ["source", "name", "prefix"]
-    fields = ["source", "name", "key_id", "created_at", "revoked_at"]
+    fields = ["source", "name", "events_any_source", "key_id", "created_at", "revoked_at"]
     readonly_fields = ["key_id", "created_at"]
     actions = ["revoke"]
     created_template = "leadfollow/admin/apikey_created.html"
@@ -28,7 +28,9 @@ class ApiKeyAdmin(SafeLookupsAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        created, raw_key = ApiKey.objects.create_key(source=obj.source, name=obj.name)
+        created, raw_key = ApiKey.objects.create_key(
+            source=obj.source, name=obj.name, events_any_source=obj.events_any_source
+        )
         obj.pk, obj.prefix, obj.signing_secret = created.pk, created.prefix, created.signing_secret
         obj._raw_key = raw_key
 

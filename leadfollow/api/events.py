@@ -90,7 +90,9 @@ class EventIntakeView(APIView):
     @extend_schema(
         summary="Record engagement events (one, or a batch of up to 500)",
         description=(
-            "Never creates leads. One event answers with its own status (201, 200 for a "
+            "Never creates leads. A key finds only its own source's leads unless it may "
+            "name any source's (`events_any_source`); another source's lead answers 404, "
+            "like an unknown one. One event answers with its own status (201, 200 for a "
             'duplicate id, 404, 422); a list or {"events": [...]} answers 200 with one '
             "result per event, in order."
         ),
@@ -111,7 +113,12 @@ class EventIntakeView(APIView):
         now = timezone.now()
         with transaction.atomic():
             replay.claim(request, now)  # a signed request is accepted once
-            results = engagement.record_events(items, source=request.auth.source, now=now)
+            results = engagement.record_events(
+                items,
+                source=request.auth.source,
+                now=now,
+                only_own_leads=not request.auth.events_any_source,
+            )
         if single:
             return Response(results[0].body, status=results[0].status)
         created = sum(1 for result in results if result.status == status.HTTP_201_CREATED)

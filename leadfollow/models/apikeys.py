@@ -52,7 +52,9 @@ class ApiKeyQuerySet(models.QuerySet):
         keys_changed.send(sender=ApiKey)
         return deleted
 
-    def create_key(self, *, source: str, name: str = "") -> tuple[ApiKey, str]:
+    def create_key(
+        self, *, source: str, name: str = "", events_any_source: bool = False
+    ) -> tuple[ApiKey, str]:
         """A new key for ``source``. Returns the row and the raw key, shown only this once."""
         prefix = secrets.token_hex(6)
         raw_key = f"{KEY_PREFIX}_{prefix}.{secrets.token_urlsafe(32)}"
@@ -62,6 +64,7 @@ class ApiKeyQuerySet(models.QuerySet):
             prefix=prefix,
             key_hash=hash_key(raw_key),
             signing_secret=secrets.token_urlsafe(32),
+            events_any_source=events_any_source,
         )
         return api_key, raw_key
 
@@ -82,6 +85,18 @@ class ApiKey(models.Model):
     signing_secret = models.CharField(_("signing secret"), max_length=64, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Off by default: an event's 404 would otherwise tell a key of one source whether an
+    # address is another source's lead (issue 18). On for systems that report on every lead,
+    # such as the e-mail provider's webhook.
+    events_any_source = models.BooleanField(
+        _("events may name any source's leads"),
+        default=False,
+        help_text=_(
+            "Let this key's engagement events (api/events/) name leads of every source, e.g. "
+            "for your e-mail provider's webhook. Off: only leads of its own source; any other "
+            "lead answers 404, exactly like an unknown one."
+        ),
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

@@ -243,12 +243,9 @@ class Lead(models.Model):
                 condition=Q(status__in=["new", "working"]),
                 name="leadfollow_lead_rep_open_idx",
             ),
-            # E-mail deduplication at intake.
-            models.Index(
-                fields=["email"],
-                condition=Q(status__in=["new", "working"]),
-                name="leadfollow_lead_open_email_idx",
-            ),
+            # A person by address: intake's deduplication (open leads), engagement events
+            # and erasure/export requests (any lead; docs/scaling.md, *Which indexes*).
+            models.Index(fields=["email"], name="leadfollow_lead_email_idx"),
             # The changelist's order and the response-time and outcome reports' period. On
             # PostgreSQL the reports' aggregates read only these columns, so they are
             # index-only scans (no heap fetch per lead); other databases ignore ``include``.

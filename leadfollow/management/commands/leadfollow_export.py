@@ -1,6 +1,6 @@
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from leadfollow import privacy
 from leadfollow.management.commands._privacy import add_person_arguments, lead_ids
@@ -20,8 +20,13 @@ class Command(BaseCommand):
             document = {"email": privacy.normalise_email(options["email"]), **document}
         text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
         if options["output"]:
-            with open(options["output"], "w", encoding="utf-8") as out:
-                out.write(text + "\n")
+            try:
+                with open(options["output"], "w", encoding="utf-8") as out:
+                    out.write(text + "\n")
+            except OSError as error:
+                raise CommandError(
+                    f"Cannot write {options['output']}: {error.strerror}."
+                ) from error
             self.stderr.write(f"Wrote the export of lead(s) {', '.join(map(str, found))}.")
         else:
             self.stdout.write(text)
