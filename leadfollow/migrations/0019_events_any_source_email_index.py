@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leadfollow', '0017_holidays_and_phones'),
+        ('leadfollow', '0018_lead_attributes_object'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
