@@ -35,7 +35,7 @@ from leadfollow.people import is_manager, user_zone
 from leadfollow.routing import absent_until, open_loads, unavailability
 
 PAGE_SIZE = 25
-LIVE_NEW_LIMIT = 5  # leads named in one poll's desktop notifications
+LIVE_NEW_LIMIT = 20  # leads named in one poll (the page asks again for the last two minutes)
 TIMELINE_LENGTH = 50  # engagement events on the lead page, newest first
 RECENT_DAYS = 7
 DUE_SOON = timedelta(minutes=BREACH_WARNING_MINUTES)

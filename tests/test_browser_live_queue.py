@@ -1,10 +1,13 @@
 """The live queue in a real browser: a rep's open queue page shows a new lead without a
 reload, with the count in the tab title and, once opted in, a desktop notification."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from leadfollow.intake import create_lead
 from tests.browser import PASSWORD, click_and_wait
@@ -69,3 +72,17 @@ def test_a_new_lead_appears_in_the_open_queue_without_a_reload(live_server, brow
     # The new row's deadline is live too (countdown.js picks up swapped-in rows).
     row = browser.find_element(By.XPATH, "//tr[.//a[text()='Fresh Frida']]")
     assert row.find_element(By.CSS_SELECTOR, "time[data-lf-countdown]").text.startswith("due in")
+
+    # A lead stamped before the last poll but committed after it (a slow intake transaction)
+    # is still named, once; the leads already named are not named again.
+    polled = browser.execute_script("return performance.now()")
+    WebDriverWait(browser, 5).until(
+        lambda d: d.execute_script("return performance.now()") > polled + 1500
+    )
+    LeadFactory(name="Late Lena", owner=user, assigned_at=timezone.now() - timedelta(seconds=30))
+    WebDriverWait(browser, 10).until(lambda d: "Late Lena" in queue_names(d))
+    WebDriverWait(browser, 5).until(lambda d: len(d.execute_script("return window.__lfNotes")) > 1)
+    assert browser.execute_script("return window.__lfNotes") == [
+        ["New lead", "Fresh Frida"],
+        ["New lead", "Late Lena"],
+    ]

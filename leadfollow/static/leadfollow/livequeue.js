@@ -17,7 +17,16 @@
     var fingerprint = box.getAttribute("data-lf-fingerprint");
     var baseTitle = box.getAttribute("data-lf-title") || document.title;
     var notifyTitle = box.getAttribute("data-lf-notify-title") || "New lead";
-    var since = null;
+    // A lead is stamped "assigned" before its transaction commits, so a poll may see it
+    // only after a poll whose `now` is already later. Each poll therefore asks again for
+    // the last OVERLAP_MS before the previous one, and names only leads it has not seen
+    // (those on the page as rendered, and those already named).
+    var OVERLAP_MS = 120000;
+    var since = box.getAttribute("data-lf-now");
+    var seen = {};
+    Array.prototype.forEach.call(box.querySelectorAll("[data-lead]"), function (row) {
+      seen[row.getAttribute("data-lead")] = true;
+    });
     var busy = false;
 
     function setTitle(count) {
@@ -37,8 +46,14 @@
     }
 
     function notify(leads) {
+      var unseen = leads.filter(function (lead) {
+        return !seen[String(lead.id)];
+      });
+      unseen.forEach(function (lead) {
+        seen[String(lead.id)] = true;
+      });
       if (!wantsNotifications()) return;
-      leads.forEach(function (lead) {
+      unseen.forEach(function (lead) {
         var note = new Notification(notifyTitle, { body: lead.name, tag: "lf-lead-" + lead.id });
         note.onclick = function () {
           window.focus();
@@ -77,8 +92,8 @@
         })
         .then(function (state) {
           setTitle(state.count);
-          if (since && state["new"] && state["new"].length) notify(state["new"]);
-          since = state.now;
+          if (state["new"] && state["new"].length) notify(state["new"]);
+          since = new Date(Date.parse(state.now) - OVERLAP_MS).toISOString();
           if (state.fingerprint !== fingerprint) return refresh();
         })
         .catch(function () {
