@@ -13,9 +13,10 @@ import django_filters as filters
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -190,10 +191,13 @@ def _queue_owner(request: HttpRequest):
         return request.user.pk
     if wanted == "all":
         return None
+    if not wanted:
+        return request.user.pk
     # ASCII digits only ("²".isdigit() is true, int("²") fails); larger ids overflow bigint.
     if wanted.isascii() and wanted.isdecimal() and int(wanted) < 2**63:
         return int(wanted)
-    return request.user.pk
+    # Not silently your own queue: a manager would read it as the rep's.
+    raise BadRequest(gettext("rep must be a user id or “all”."))
 
 
 def _tab_queryset(tab: str, leads, request: HttpRequest, now: datetime):
@@ -219,7 +223,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     profile = RepProfile.objects.filter(user=request.user).first()
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "queue"
-    owner_id = _queue_owner(request)
+    try:
+        owner_id = _queue_owner(request)
+    except BadRequest as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     leads = Lead.objects.visible_to(request.user).select_related("owner")
     if owner_id is not None:
         leads = leads.filter(owner_id=owner_id)
@@ -280,7 +287,10 @@ def live(request: HttpRequest) -> HttpResponse:
     """The live queue's poll (static/leadfollow/livequeue.js): the open-lead count, the
     fingerprint, and the leads assigned since ``?since=`` (ISO time) for notifications."""
     now = timezone.now()
-    leads = _live_leads(request)
+    try:
+        leads = _live_leads(request)
+    except BadRequest as error:
+        return JsonResponse({"error": str(error)}, status=400)
     new = []
     if since := request.GET.get("since"):
         try:

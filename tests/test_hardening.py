@@ -493,10 +493,21 @@ def test_every_admin_list_answers_ids_beyond_64_bits_without_a_500(admin_client_
             assert response.status_code in (200, 302), (url, key, response.status_code)
 
 
-def test_superscript_digits_are_no_user_id(admin_client_):
-    response = admin_client_.get(reverse("admin:leadfollow_lead_changelist") + "?owner=²")
-    assert response.status_code == 200
-    assert admin_client_.get(reverse("leadfollow:queue") + "?rep=²").status_code == 200
+@pytest.mark.parametrize("value", ["²", "x", "9" * 40])
+def test_a_bad_owner_or_rep_is_refused_not_silently_dropped(admin_client_, value):
+    """A filter the manager believes applied must not show every lead instead: the admin
+    answers as Django does for any invalid filter value, the rep pages with a 400."""
+    lead = LeadFactory(owner=RepFactory().user)
+    changelist = reverse("admin:leadfollow_lead_changelist")
+    response = admin_client_.get(changelist, {"owner": value})
+    assert (response.status_code, response["Location"]) == (302, changelist + "?e=1")
+    page = admin_client_.get(reverse("leadfollow:queue"), {"rep": value})
+    assert page.status_code == 400 and "rep must be a user id" in page.content.decode()
+    live = admin_client_.get(reverse("leadfollow:live"), {"rep": value})
+    assert live.status_code == 400 and "rep must be a user id" in live.json()["error"]
+    # The good values still work.
+    assert admin_client_.get(changelist, {"owner": str(lead.owner_id)}).status_code == 200
+    assert admin_client_.get(reverse("leadfollow:queue"), {"rep": "all"}).status_code == 200
 
 
 # --- 7. replay records in the database ---------------------------------------------------

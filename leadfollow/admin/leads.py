@@ -4,6 +4,7 @@ from types import SimpleNamespace as Namespace
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import connection
@@ -89,6 +90,8 @@ class RepFilter(admin.SimpleListFilter):
         # ASCII digits only ("²".isdigit() is true, int("²") fails) and within bigint.
         if self.value() and USER_ID.fullmatch(self.value()) and int(self.value()) < 2**63:
             return queryset.filter(owner_id=int(self.value()))
+        if self.value():  # not every lead under a filter the manager believes applied
+            raise IncorrectLookupParameters(self.value())
         return queryset
 
 
