@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from leadfollow import ownership
 from leadfollow.admin.privacy import PrivacyActionsMixin
@@ -213,7 +214,7 @@ class AssignmentInline(admin.TabularInline):
     def previous_owner(self, assignment: Assignment) -> str:
         return person(assignment.from_rep)
 
-    @admin.display(description=_("to"))
+    @admin.display(description=pgettext_lazy("assignment: the new owner", "to"))
     def new_owner(self, assignment: Assignment) -> str:
         return person(assignment.to_rep, nobody=_("nobody (managers)"))
 
