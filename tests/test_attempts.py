@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import override_settings
 
 from leadfollow.models import Lead, LeadStatus
@@ -9,6 +10,13 @@ from leadfollow.signals import lead_contacted
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def clock(monday_10):
+    """Monday noon, whatever the wall clock: the attempts below, that morning, are past."""
+    with time_machine.travel(monday_10 + timedelta(hours=2), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def ids(messages) -> list[str]:
         "HOLIDAYS": ["2026-12-24"],
     }
 )
+@time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("Europe/Berlin")))
 def test_site_calendar_has_the_regions_holidays_and_the_explicit_dates():
     holidays = site_calendar().holidays
     assert date(2026, 3, 8) in holidays  # International Women's Day: Berlin only

@@ -1,8 +1,9 @@
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -188,6 +189,7 @@ class TestExports:
         assert rows[1][7] == "ana"
         assert 89.9 <= float(rows[1][10]) <= 90.5
 
+    @time_machine.travel(datetime(2026, 12, 2, 15, 0, tzinfo=UTC))  # New York on EST (-5)
     def test_cold_csv_times_are_in_the_site_zone_in_whole_seconds(self, client, manager, settings):
         settings.LEADFOLLOW = {**settings.LEADFOLLOW, "TIME_ZONE": "America/New_York"}
         lead = cold_lead(overdue=timedelta(minutes=30, microseconds=123456))

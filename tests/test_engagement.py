@@ -453,9 +453,12 @@ def test_ages_count_whole_seconds_alike_in_python_and_sql(clock):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_batches_over_the_same_leads_neither_deadlock_nor_lose_points():
+def test_concurrent_batches_over_the_same_leads_neither_deadlock_nor_lose_points(clock):
     """Each batch's event INSERTs take KEY SHARE locks on the leads, in any order; the
-    rescore's row locks must not wait on them (NO KEY UPDATE), and every point counts."""
+    rescore's row locks must not wait on them (NO KEY UPDATE), and every point counts.
+
+    On a pinned clock: four 3-point clicks are worth 12 only while none of them is a whole
+    second old (decay floors), and a batch may rescore a second after another's events."""
     import threading
 
     from django.db import transaction

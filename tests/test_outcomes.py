@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -311,6 +312,7 @@ def test_bad_outcome_settings_fail_the_checks(settings, name, value, error_id):
 # --- through the API ------------------------------------------------------------------
 
 
+@time_machine.travel(NOW + timedelta(hours=1))  # the team's Monday; New York on EST (-5)
 def test_api_metrics_returns_the_typed_outcome_report(team, settings):
     from django.contrib.auth.models import Permission
     from rest_framework.test import APIClient
