@@ -32,7 +32,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from leadfollow import signals
-from leadfollow.bulkwrite import update_rows
+from leadfollow.bulkwrite import insert_rows, update_rows
 from leadfollow.businesshours import add_business_minutes
 from leadfollow.calendars import rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
@@ -110,16 +110,18 @@ class RepUnavailable(LifecycleError):
 
 def passed_over(lead_ids: Collection[int]) -> tuple[dict[int, list], dict[int, set]]:
     """Per lead: the reps it was taken from after a missed deadline (one entry per miss),
-    and the reps who handed it back. One query."""
+    and the reps who handed it back. One query (through the index on ``lead_id``).
+
+    Not an ``Exists`` on the leads' query: PostgreSQL may hash such a subquery over every
+    breach row ever written, a cost that grows with the history."""
     missed: dict[int, list] = defaultdict(list)
     handed_back: dict[int, set] = defaultdict(set)
     rows = Assignment.objects.filter(
         lead_id__in=lead_ids,
         reason__in=[AssignmentReason.SLA_BREACH, AssignmentReason.HANDED_BACK],
+        from_rep__isnull=False,
     ).values_list("lead_id", "reason", "from_rep_id")
     for lead_id, reason, rep_id in rows:
-        if rep_id is None:
-            continue
         if reason == AssignmentReason.SLA_BREACH:
             missed[lead_id].append(rep_id)
         else:
@@ -285,7 +287,7 @@ class MoveBatch:
             return []
         leads = [lead for lead, _ in self._staged]
         update_rows(leads, _LEAD_FIELDS)
-        rows = Assignment.objects.bulk_create([row for _, row in self._staged], batch_size=500)
+        rows = insert_rows([row for _, row in self._staged])
         update_rows(list(self._profiles.values()), _PICK_FIELDS)
         pairs = list(zip(leads, rows, strict=True))
         events.emit_assignments(pairs)  # one read of the endpoints, one INSERT

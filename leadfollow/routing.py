@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -44,7 +44,8 @@ class RoutingStrategy(Protocol):
 def _round_robin(c: Candidate) -> tuple:
     """The rep assigned longest ago first; primary key last so the order is total."""
     last = c.profile.last_assigned_at
-    return (last.timestamp() if last else float("-inf"), c.profile.pk)
+    # Never assigned sorts first; datetimes compare as they are (no timestamp() per call).
+    return (last is not None, last, c.profile.pk)
 
 
 def _first_to_start(found: Sequence[Candidate]) -> list[Candidate]:
@@ -238,7 +239,7 @@ class RepPool:
     contacted meanwhile only make a load lower than counted (never overfilling).
 
     The strategy's state lives on the profiles, which ``ownership`` updates in memory too
-    (``last_assigned_at``, ``routing_pass``). Build the pool after the locks and use it in
+    (``last_assigned_at``, ``routing_pass``). Build it with ``RepPool.lock()`` and use it in
     the same transaction only.
     """
 
@@ -260,10 +261,26 @@ class RepPool:
         self._strategy = strategy if strategy is not None else get_strategy()
 
     @classmethod
-    def load(cls, now: datetime) -> RepPool:
-        """Available reps with their loads, and the active routing rules: two queries
-        (three with the rules' reps). Call it while holding the rep rows' locks."""
-        return cls(now, candidates(now, include_full=True), rules=active_routing_rules())
+    def lock(cls, now: datetime) -> RepPool:
+        """Lock every rep row, in primary-key order, and build the pool: two statements.
+
+        ``pick_rep()`` locks the candidates of one lead in pk order; a batch picks for many
+        leads with different candidate sets, so two sweeps could each hold a rep the other
+        waits for. Taking them all up front, in the same order intake uses, rules that
+        out. The locking statement reads the reps too (which of them are available now);
+        their loads are counted by a second statement, after the locks were granted, so a
+        concurrent intake's commit is counted.
+        """
+        available = RepProfile.objects.accepting().present(now).filter(pk=OuterRef("pk"))
+        reps = (
+            RepProfile.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .annotate(available=Exists(available))
+            .order_by("pk")
+        )
+        profiles = [profile for profile in reps if profile.available]
+        found = _candidates_from(profiles, now, include_full=True)
+        return cls(now, found, rules=active_routing_rules())
 
     def __bool__(self) -> bool:
         return any(self._has_room(c) for c in self._reps.values())
@@ -280,12 +297,13 @@ class RepPool:
     def _choose(
         self, lead: Lead | None, exclude_user_ids: Collection, only_rep_ids=None
     ) -> Candidate | None:
+        capacity = self._capacity  # run for every rep and every lead a batch routes
         found = [
             c
-            for c in self._reps.values()
-            if self._has_room(c)
+            for pk, c in self._reps.items()
+            if c.open_load < capacity[pk]
             and c.profile.user_id not in exclude_user_ids
-            and (only_rep_ids is None or c.profile.pk in only_rep_ids)
+            and (only_rep_ids is None or pk in only_rep_ids)
         ]
         return self._strategy.choose(found, lead=lead, now=self.now) if found else None
 

@@ -102,19 +102,6 @@ def _after(order: Sequence[str], key: tuple) -> Q:
 # --- moving leads ---------------------------------------------------------------------------
 
 
-def _lock_reps(now: datetime) -> RepPool:
-    """Lock every rep row, in primary-key order, before a batch picks reps; return them.
-
-    pick_rep() locks the candidates of one lead in pk order; a batch picks for many
-    leads with different candidate sets, so two sweeps could each hold a rep the other
-    waits for. Taking them all up front, in the same order intake uses, rules that out.
-    Holding them all, the batch reads the reps' loads once (after the lock, so a
-    concurrent winner's commit is seen) and keeps them up to date in memory.
-    """
-    list(RepProfile.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
-    return RepPool.load(now)
-
-
 def _next_rep(pool: RepPool, lead: Lead, missed: list, handed_back: set) -> Candidate | None:
     return ownership.next_rep(
         lead,
@@ -129,7 +116,7 @@ def move_breached(now: datetime) -> tuple[int, int, int]:
     counts = {"reassigned": 0, "escalated": 0, "paused": 0}
 
     def handle(batch: list[Lead]) -> int:
-        pool = _lock_reps(now)
+        pool = RepPool.lock(now)
         missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
         missed_now = {lead.owner_id for lead in batch if lead.owner_id}
         moves = ownership.MoveBatch(reason=AssignmentReason.SLA_BREACH, now=now)
@@ -184,7 +171,7 @@ def hand_over_unavailable(now: datetime) -> int:
         return 0  # nobody to hand over to: skip locking every stranded lead each minute
 
     def handle(batch: list[Lead]) -> int:
-        pool = _lock_reps(now)
+        pool = RepPool.lock(now)
         missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
         moves = ownership.MoveBatch(reason=AssignmentReason.REP_UNAVAILABLE, now=now)
         for lead in batch:

@@ -154,15 +154,23 @@ class LeadLifecycle(RuleBasedStateMachine):
         lead = lead or self._pick(self._open_leads(), index)
         if lead is None:
             return
-        missed, handed_back = ownership.passed_over([lead.pk])
-        keep_off = {*handed_back[lead.pk], *([lead.owner_id] if lead.owner_id else [])}
+        # Read from the history itself, not through ownership.passed_over().
+        taken_from = Assignment.objects.filter(lead=lead, from_rep__isnull=False)
+        missed = set(
+            taken_from.filter(reason=AssignmentReason.SLA_BREACH).values_list("from_rep", flat=True)
+        )
+        handed_back = taken_from.filter(reason=AssignmentReason.HANDED_BACK)
+        keep_off = {
+            *handed_back.values_list("from_rep", flat=True),
+            *([lead.owner_id] if lead.owner_id else []),
+        }
         # Routing's answer before the step: could someone who never missed it take it?
-        fresh = pick_rep(self.clock, exclude_user_ids=keep_off | set(missed[lead.pk]), lead=lead)
+        fresh = pick_rep(self.clock, exclude_user_ids=keep_off | missed, lead=lead)
         result = interventions.reassign_to_next([lead.pk], actor=self.manager, now=self.clock)
         owner_id = Lead.objects.get(pk=lead.pk).owner_id
         if result.changed:
             assert owner_id not in keep_off
-            assert fresh is None or owner_id not in missed[lead.pk], (lead.pk, owner_id)
+            assert fresh is None or owner_id not in missed, (lead.pk, owner_id)
             assert self.rule_reps is None or owner_id in self.rule_reps
         else:
             assert owner_id == lead.owner_id

@@ -262,7 +262,7 @@ def test_rep_pool_picks_what_pick_rep_would_pick_lead_after_lead(monday_10, stra
         fields = {"score": 90} if i % 3 == 0 else {"source": "ads"} if i % 5 == 0 else {}
         leads.append(LeadFactory(**fields))
     with lf(ROUTING_STRATEGY=f"leadfollow.routing.{strategy}"):
-        pool = RepPool.load(monday_10)
+        pool = RepPool.lock(monday_10)
         got = []
         for i, lead in enumerate(leads):
             exclude = {lead.owner_id} if lead.owner_id else set()
@@ -285,7 +285,7 @@ def test_rep_pool_picks_what_pick_rep_would_pick_lead_after_lead(monday_10, stra
 def test_rep_pool_of_nobody_picks_nobody(monday_10):
     RepFactory(capacity=1)
     lead = LeadFactory()
-    pool = RepPool.load(monday_10)
+    pool = RepPool.lock(monday_10)
     assert pool
     assert pool.pick(lead) is not None
     assert not pool  # that slot is taken in memory, without a query
