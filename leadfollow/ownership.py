@@ -110,7 +110,7 @@ class RepUnavailable(LifecycleError):
 
 def passed_over(lead_ids: Collection[int]) -> tuple[dict[int, list], dict[int, set]]:
     """Per lead: the reps it was taken from after a missed deadline (one entry per miss),
-    and the reps who handed it back. One query (through the index on ``lead_id``).
+    and the reps who handed it back. One query, through the index on ``lead_id``.
 
     Not an ``Exists`` on the leads' query: PostgreSQL may hash such a subquery over every
     breach row ever written, a cost that grows with the history."""
@@ -119,9 +119,12 @@ def passed_over(lead_ids: Collection[int]) -> tuple[dict[int, list], dict[int, s
     rows = Assignment.objects.filter(
         lead_id__in=lead_ids,
         reason__in=[AssignmentReason.SLA_BREACH, AssignmentReason.HANDED_BACK],
-        from_rep__isnull=False,
     ).values_list("lead_id", "reason", "from_rep_id")
     for lead_id, reason, rep_id in rows:
+        # Skipped here, not filtered in SQL: "from_rep IS NOT NULL" tempts PostgreSQL into
+        # that column's index, which holds every breach ever written.
+        if rep_id is None:
+            continue
         if reason == AssignmentReason.SLA_BREACH:
             missed[lead_id].append(rep_id)
         else:
@@ -200,7 +203,10 @@ def _stage(
     previous_owner_id = lead.owner_id
     if not keep_deadline:
         minutes = sla if sla is not None else sla_minutes(lead)
-        calendar = rep_calendar(profile) if profile is not None else site_calendar()
+        if candidate is not None and candidate.calendar is not None:
+            calendar = candidate.calendar  # routing read it for this pick
+        else:
+            calendar = rep_calendar(profile) if profile is not None else site_calendar()
         if not calendar.has_hours:
             # A rep saved with no working window (before validation refused that) can only
             # be chosen by a manager who confirmed "no working hours": count the deadline in

@@ -5,7 +5,7 @@ Reads only (and holds row locks): ``leadfollow.ownership`` writes the result."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,7 +17,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from leadfollow import rulecache
-from leadfollow.businesshours import is_open, next_opening
+from leadfollow.businesshours import BusinessCalendar, is_open, next_opening
 from leadfollow.calendars import rep_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.models import Absence, Lead, RepProfile, RoutingRule
@@ -31,6 +31,8 @@ class Candidate:
     starts_at: datetime  # now when working, else the start of their next working window
     # Set by strategies that keep a virtual clock (Weighted): the rep's value after this lead.
     routing_pass: float | None = None
+    # The rep's business calendar as routing read it: the new deadline is counted in it.
+    calendar: BusinessCalendar | None = field(default=None, compare=False, repr=False)
 
 
 class RoutingStrategy(Protocol):
@@ -166,7 +168,7 @@ def _candidates_from(
         calendar = rep_calendar(profile)
         starts_at = now if is_open(now, calendar) else next_opening(now, calendar)
         if starts_at is not None:
-            found.append(Candidate(profile, load, starts_at))
+            found.append(Candidate(profile, load, starts_at, calendar=calendar))
     return found
 
 
