@@ -20,11 +20,15 @@ class AppendOnlyError(Exception):
 class Assignment(models.Model):
     """Who held a lead when and why. Append-only: rows are never changed or deleted."""
 
+    # No single-column index on ``lead`` or ``to_rep``: the (lead, created_at) and (to_rep,
+    # created_at) indexes below serve every lookup by either, and each index is written
+    # again for every row intake and the sweep append.
     lead = models.ForeignKey(
         "leadfollow.Lead",
         verbose_name=_("lead"),
         on_delete=models.CASCADE,
         related_name="assignments",
+        db_index=False,
     )
     from_rep = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -41,6 +45,7 @@ class Assignment(models.Model):
         null=True,
         blank=True,
         related_name="leadfollow_assignments",
+        db_index=False,
     )
     reason = models.CharField(_("reason"), max_length=32, choices=AssignmentReason.choices)
     actor = models.ForeignKey(
