@@ -450,3 +450,30 @@ def test_rep_queue_uses_the_rep_open_index(many_leads):
     assert queryset.exists()
     plan = explain(queryset)
     assert "leadfollow_lead_rep_open_idx" in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_lead_table_keeps_room_for_updates_and_is_vacuumed_early():
+    """Storage settings the migrations give the lead table on PostgreSQL (docs/scaling.md):
+    room on each page for HOT updates, and autovacuum after 2 % of rows changed, so dead
+    entries do not pile up in the small partial indexes of open leads."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'leadfollow_lead'")
+        (options,) = cursor.fetchone()
+    assert set(options) == {
+        "fillfactor=70",
+        "autovacuum_vacuum_scale_factor=0.02",
+        "autovacuum_analyze_scale_factor=0.02",
+    }
+
+
+@pytest.mark.django_db
+def test_assignment_lookups_by_lead_and_rep_have_their_indexes():
+    """The foreign keys' own indexes were dropped as duplicates: the composite ones must stay."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "leadfollow_assignment")
+    indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"]}
+    assert ("lead_id", "created_at") in indexed
+    assert ("to_rep_id", "created_at") in indexed
+    assert ("lead_id",) not in indexed and ("to_rep_id",) not in indexed
