@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -230,6 +231,20 @@ def pick_rep(
     return chosen
 
 
+@lru_cache(maxsize=1)
+def _every_rep_locked(now: datetime) -> QuerySet:
+    """Every rep row, locked in pk order, marked ``available`` (accepting and present at
+    ``now``). Built once per ``now``: a sweep pass locks the reps again for every batch,
+    and building the query cost as much as running it. Evaluate a copy (``.all()``)."""
+    available = RepProfile.objects.accepting().present(now).filter(pk=OuterRef("pk"))
+    return (
+        RepProfile.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .annotate(available=Exists(available))
+        .order_by("pk")
+    )
+
+
 class RepPool:
     """The reps a batch of leads is routed among, read once and then kept in memory.
 
@@ -273,14 +288,7 @@ class RepPool:
         their loads are counted by a second statement, after the locks were granted, so a
         concurrent intake's commit is counted.
         """
-        available = RepProfile.objects.accepting().present(now).filter(pk=OuterRef("pk"))
-        reps = (
-            RepProfile.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .annotate(available=Exists(available))
-            .order_by("pk")
-        )
-        profiles = [profile for profile in reps if profile.available]
+        profiles = [profile for profile in _every_rep_locked(now).all() if profile.available]
         found = _candidates_from(profiles, now, include_full=True)
         return cls(now, found, rules=active_routing_rules())
 
