@@ -75,7 +75,7 @@ def owned_lead(rep, **fields):
 # --- the API ------------------------------------------------------------------------------------
 
 
-def test_the_same_event_id_twice_is_stored_once(client):
+def test_the_same_event_id_twice_is_stored_once(client, clock):
     lead = LeadFactory()
     event = {"lead_id": lead.pk, "type": "pricing_view", "id": "evt-1"}
     first = post(client, event)
@@ -96,7 +96,7 @@ def test_the_same_event_id_twice_is_stored_once(client):
     assert sorted(EngagementEvent.objects.values_list("source", flat=True)) == ["ads", "crm"]
 
 
-def test_a_batch_with_valid_and_invalid_events_answers_per_event(client):
+def test_a_batch_with_valid_and_invalid_events_answers_per_event(client, clock):
     by_id = LeadFactory(score=3)
     by_email = LeadFactory(email="jo@example.com")
     by_external = LeadFactory(source="crm", external_id="C-7")
@@ -174,7 +174,7 @@ def _batch(leads, tag):
 
 
 def test_a_batch_costs_the_same_number_of_queries_whatever_its_size(
-    client, django_assert_num_queries
+    client, clock, django_assert_num_queries
 ):
     small = [LeadFactory(source="ads", external_id=f"s{n}") for n in range(2)]
     # SQLite splits an INSERT beyond 999 parameters (124 events); PostgreSQL does not.
@@ -212,7 +212,7 @@ def test_a_repeat_form_records_a_form_repeat_event(rep, clock):
     assert again.lead.engagement_score == 10 and again.lead.score == 10
 
 
-def test_a_repeat_through_the_api_and_the_contact_form_records_form_repeat_events(rep):
+def test_a_repeat_through_the_api_and_the_contact_form_records_form_repeat_events(rep, clock):
     """The doors a repeat comes through: the API (same source, same address) and the
     site's contact form; a replayed request (same Idempotency-Key) is no new interest."""
     from django.test import Client
