@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
@@ -66,7 +67,7 @@ from django.db.models.lookups import (
     LessThan,
     LessThanOrEqual,
 )
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from leadfollow import rulecache
@@ -633,7 +634,10 @@ class PostgreSQLRescore:
         return sql, [*self.score_params, *self.b_params, *a_params, *bound_params]
 
     def __call__(self, batch: QuerySet[Lead], lower=None, upper=None) -> int:
-        sql, params = self.statement(batch, lower, upper)
+        try:
+            sql, params = self.statement(batch, lower, upper)
+        except EmptyResultSet:  # e.g. filtered by pk__in=[]: nothing to rescore
+            return 0
         with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
             # A 50-rule expression crosses jit_above_cost, and compiling it costs more per
             # batch (~0.1 s) than it saves.
@@ -768,20 +772,125 @@ def preview_rule_change(
 # --- Keeping stored scores current -------------------------------------------------------
 
 
-def _enqueue_rescore() -> None:
-    from leadfollow.jobs import enqueue
+#: The parts of a rule that decide which leads it gives points to, and how many.
+DEFINITION_FIELDS = ("field_path", "operator", "value", "points", "active")
+#: Above this many changes in one transaction (an import, a bulk delete), one full
+#: rescore is simpler than a filter OR-ing every one of them.
+TARGETED_RESCORE_LIMIT = 20
 
-    enqueue("rescore_open_leads")
+#: A rule's successive definitions: as stored before a transaction changed it (None:
+#: created in it), then after each save (None: deleted).
+History = Sequence[Mapping | None]
+
+
+def rule_definition(rule: ScoringRule) -> dict:
+    """What a rule scores by, as plain data (a task argument: a manager's setting, never
+    a lead's data)."""
+    return {name: getattr(rule, name) for name in DEFINITION_FIELDS}
+
+
+def _points(definition: Mapping | None):
+    """The points a definition gives each lead: an int when the same for every lead,
+    else the SQL expression of its CASE."""
+    if definition is None or not definition["active"] or not definition["points"]:
+        return 0
+    rule = ScoringRule(**{name: definition[name] for name in DEFINITION_FIELDS})
+    condition, negated = match_condition(rule)
+    if condition is None:
+        return rule.points if negated else 0
+    return points_expression(rule)
+
+
+def moved_by(histories: Iterable[History]) -> Q | None:
+    """The leads whose score the rule changes in ``histories`` can move: those where two
+    consecutive definitions of a rule give different points. Every other lead's score is
+    the same before and after. ``None`` means every lead (a definition whose points are
+    the same for all leads changed them, or too many changes to OR together);
+    ``Q(pk__in=[])`` none.
+
+    Consecutive pairs, not just first and last: if a savepoint rolled back the middle
+    save, the rule is at an earlier definition than the last one recorded."""
+    pairs = [pair for history in histories for pair in zip(history, history[1:], strict=False)]
+    if len(pairs) > TARGETED_RESCORE_LIMIT:
+        return None
+    combined = Q(pk__in=[])
+    for before, after in pairs:
+        old, new = _points(before), _points(after)
+        if isinstance(old, int) and isinstance(new, int):
+            if old != new:
+                return None
+            continue
+        old, new = (Value(v) if isinstance(v, int) else v for v in (old, new))
+        combined |= ~Q(Exact(old, new))  # both CASEs are never NULL
+    return combined
+
+
+def rescore_rule_changes(
+    histories: Iterable[History],
+    *,
+    rules: Sequence[ScoringRule] | None = None,
+    queryset: QuerySet[Lead] | None = None,
+    batch_size: int | None = None,
+) -> int:
+    """Rescore the open leads rule changes can move (:func:`moved_by`), each from the
+    whole active ``rules``: with scores current before the change, the result is a full
+    rescore's. Two tasks for two edits in a row, run in either order, cover every lead
+    either edit moves, and both compute from the rules as they are when they run."""
+    queryset = Lead.objects.open() if queryset is None else queryset
+    moved = moved_by(histories)
+    if moved is not None:
+        queryset = queryset.filter(moved)
+    return rescore_leads(queryset, rules=rules, batch_size=batch_size)
+
+
+class _RescoreAfterCommit:
+    """The one rescore task a transaction queues, with every rule change it made."""
+
+    def __init__(self) -> None:
+        self.histories: dict[int, list[dict | None]] = {}
+
+    def record(self, pk: int, before: dict | None, after: dict | None) -> None:
+        history = self.histories.setdefault(pk, [before])
+        if history[-1] != after:
+            history.append(after)
+
+    def __call__(self) -> None:
+        from leadfollow.jobs import enqueue
+
+        histories = [h for h in self.histories.values() if len(h) > 1]
+        if sum(len(h) - 1 for h in histories) > TARGETED_RESCORE_LIMIT:
+            enqueue("rescore_open_leads")
+        elif histories:
+            enqueue("rescore_rule_changes", histories)
+
+
+@receiver(pre_save, sender=ScoringRule, dispatch_uid="leadfollow_rule_saving")
+def remember_stored_definition(sender, instance: ScoringRule, raw=False, using="default",
+                               **kwargs) -> None:  # fmt: skip
+    """Read the rule as stored before it is overwritten: the leads it scored until now
+    may need rescoring too (one query per saved rule; rules change rarely)."""
+    instance._lf_stored_definition = None
+    if not raw and not instance._state.adding and instance.pk is not None:
+        stored = ScoringRule.objects.using(using).filter(pk=instance.pk)
+        instance._lf_stored_definition = stored.values(*DEFINITION_FIELDS).first()
 
 
 @receiver(post_save, sender=ScoringRule, dispatch_uid="leadfollow_rule_saved")
 @receiver(post_delete, sender=ScoringRule, dispatch_uid="leadfollow_rule_deleted")
-def rule_changed(sender, using: str = "default", **kwargs) -> None:
-    """Rescore open leads once the change is committed: one task per transaction, so
-    deleting 30 rules in the admin queues one rescore, not 30."""
+def rule_changed(sender, instance: ScoringRule, using: str = "default", **kwargs) -> None:
+    """Rescore the open leads the change can move once it is committed: one task per
+    transaction, so deleting 30 rules in the admin queues one rescore, not 30."""
     rulecache.invalidate("scoring")
-    connection = connections[using]
-    pending = getattr(connection, "run_on_commit", None) or ()
-    if any(entry[1] is _enqueue_rescore for entry in pending):
-        return
-    transaction.on_commit(_enqueue_rescore, using=using)
+    current = rule_definition(instance)
+    if kwargs.get("signal") is post_delete:
+        before, after = current, None
+    else:
+        before, after = getattr(instance, "_lf_stored_definition", None), current
+    pending = getattr(connections[using], "run_on_commit", None) or ()
+    task = next((entry[1] for entry in pending if isinstance(entry[1], _RescoreAfterCommit)), None)
+    if task is None:
+        task = _RescoreAfterCommit()
+        task.record(instance.pk, before, after)
+        transaction.on_commit(task, using=using)  # runs at once outside a transaction
+    else:  # an earlier change in this transaction queued it
+        task.record(instance.pk, before, after)

@@ -1,4 +1,5 @@
-"""django-q2 entry points: each one call into a module; arguments are ids, never personal data.
+"""django-q2 entry points: each one call into a module; arguments are ids (one task: rule
+definitions), never personal data.
 
 django-q2 stores a failed task's error text in its Task table (and logs it): each entry
 point re-raises an error as ``TaskFailed`` naming the task, its id arguments and the
@@ -20,14 +21,16 @@ class TaskFailed(Exception):
     """A leadfollow task failed; the message holds ids and the error's type only."""
 
 
-def ids_only(func):
+def ids_only(func, *, shown=repr):
+    """``shown(args)``: what a failure says of the arguments (by default the ids)."""
+
     @functools.wraps(func)
     def entry_point(*args):
         try:
             return func(*args)
         except Exception as error:
             detail = describe_error(error)
-            raise TaskFailed(f"leadfollow.tasks.{func.__name__}{args!r}: {detail}") from None
+            raise TaskFailed(f"leadfollow.tasks.{func.__name__}{shown(args)}: {detail}") from None
 
     return entry_point
 
@@ -72,6 +75,20 @@ def rescore_open_leads() -> int:
     from leadfollow.scoring import rescore_open_leads as rescore
 
     return rescore()
+
+
+def _rule_count(args) -> str:
+    return f"(<{len(args[0])} changed rules>)"
+
+
+@functools.partial(ids_only, shown=_rule_count)
+def rescore_rule_changes(histories: list[list[dict | None]]) -> int:
+    """The one task whose argument is not ids: each changed rule's definitions before and
+    after (the old one exists nowhere else once saved). A manager's settings, not a lead's
+    data; a failure names only how many rules changed."""
+    from leadfollow.scoring import rescore_rule_changes as rescore
+
+    return rescore(histories)
 
 
 @ids_only

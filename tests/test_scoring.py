@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -11,10 +12,13 @@ from leadfollow.checks import check_scoring
 from leadfollow.intake import create_lead
 from leadfollow.models import Lead, ScoringRule
 from leadfollow.scoring import (
+    TARGETED_RESCORE_LIMIT,
     explain_score,
     match_counts,
+    moved_by,
     preview_rule_change,
     rescore_leads,
+    rescore_rule_changes,
     score_expression,
     score_lead,
 )
@@ -225,27 +229,119 @@ def test_changing_a_rule_rescores_open_leads_after_commit():
     assert Lead.objects.get(pk=closed.pk).score == 0  # closed leads keep their score
 
 
+def queued_tasks(callbacks, monkeypatch) -> list[tuple]:
+    """Run the captured on-commit callbacks, recording the tasks they queue."""
+    queued = []
+    monkeypatch.setattr("leadfollow.jobs.enqueue", lambda name, *args: queued.append((name, *args)))
+    for callback in callbacks:
+        callback()
+    return [task for task in queued if task[0].startswith("rescore")]
+
+
 def test_many_rule_changes_in_one_transaction_queue_one_rescore(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, monkeypatch
 ):
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        rules = ScoringRuleFactory.create_batch(3)
+        rules = ScoringRuleFactory.create_batch(3, field_path="company", operator="eq")
         ScoringRule.objects.filter(pk__in=[r.pk for r in rules]).delete()
     # One rescore task, and one cache-token refresh for other processes.
     assert len(callbacks) == 2
-    assert sum(getattr(c, "__name__", "") == "_enqueue_rescore" for c in callbacks) == 1
+    (task,) = queued_tasks(callbacks, monkeypatch)
+    assert task[0] == "rescore_rule_changes"
+    # Each rule's history: not there, created, deleted.
+    definition = {"field_path": "company", "operator": "eq", "value": "ads", "points": 10,
+                  "active": True}  # fmt: skip
+    assert task[1] == [[None, definition, None]] * 3
 
 
-def test_a_rolled_back_change_queues_nothing(django_capture_on_commit_callbacks):
+def test_an_import_of_many_rules_queues_one_full_rescore(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for n in range(TARGETED_RESCORE_LIMIT + 1):
+            ScoringRuleFactory(value=f"source {n}")
+    assert queued_tasks(callbacks, monkeypatch) == [("rescore_open_leads",)]
+
+
+def test_a_rolled_back_change_queues_nothing(django_capture_on_commit_callbacks, monkeypatch):
     with django_capture_on_commit_callbacks() as callbacks:
         try:
             with transaction.atomic():
-                ScoringRuleFactory()
+                ScoringRuleFactory(value="rolled back")
                 raise RuntimeError
         except RuntimeError:
             pass
         ScoringRuleFactory()  # a later change in the test's transaction still queues one
-    assert [getattr(c, "__name__", "") for c in callbacks].count("_enqueue_rescore") == 1
+    (task,) = queued_tasks(callbacks, monkeypatch)
+    assert [history[-1]["value"] for history in task[1]] == ["ads"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_a_rule_without_changing_what_it_scores_queues_no_rescore(monkeypatch):
+    """Autocommit, as in the admin: each save commits and queues its own task."""
+    queued = []
+    monkeypatch.setattr("leadfollow.jobs.enqueue", lambda name, *args: queued.append((name, *args)))
+    rule = ScoringRuleFactory()
+    rule.name, rule.note = "renamed", "call them first"
+    rule.save()
+    assert [task[1][0][-1]["points"] for task in queued] == [10]  # the creation only
+    with transaction.atomic():
+        rule.points = 11
+        rule.save()
+        rule.points = 12
+        rule.save()
+    assert [d["points"] for d in queued[-1][1][0]] == [10, 11, 12]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_editing_a_rule_rescores_the_leads_it_scored_before_and_after():
+    """The admin's edit, committed: leads the old or the new definition scores get their
+    whole score recomputed; a lead neither definition scores is not touched."""
+    ScoringRuleFactory(field_path="source", operator="eq", value="ads", points=5)
+    size = ScoringRuleFactory(field_path="attributes.size", operator="gte", value=500, points=20)
+    was_big = LeadFactory(source="ads", attributes={"size": 600})
+    now_big = LeadFactory(attributes={"size": 450})
+    both = LeadFactory(attributes={"size": 700})
+    small = LeadFactory(source="ads", attributes={"size": 5})
+    rescore_leads()  # the factory stores leads unscored
+    assert [lead.score for lead in Lead.objects.order_by("pk")] == [25, 0, 20, 5]
+    # A stale score no definition of the edited rule explains: not the edit's business.
+    Lead.objects.filter(pk=small.pk).update(score=99)
+    size.value, size.points = 400, 30
+    size.save()
+    assert Lead.objects.get(pk=was_big.pk).score == 35
+    assert Lead.objects.get(pk=now_big.pk).score == 30
+    assert Lead.objects.get(pk=both.pk).score == 30
+    assert Lead.objects.get(pk=small.pk).score == 99
+    size.active = False  # deactivating: the leads it scored lose its points
+    size.save()
+    assert [lead.score for lead in Lead.objects.order_by("pk")] == [5, 0, 0, 99]
+
+
+def test_a_change_that_moves_every_lead_rescores_every_open_lead():
+    everyone = {"field_path": "attributes.unknown path", "operator": "ne", "value": "x",
+                "points": 3, "active": True}  # fmt: skip
+    nobody = {**everyone, "operator": "eq"}
+    assert moved_by([[None, everyone]]) is None  # 3 points more for every lead
+    assert moved_by([[everyone, {**everyone, "name": "renamed"}]]) == Q(pk__in=[])
+    assert moved_by([[None, nobody, {**everyone, "active": False}]]) == Q(pk__in=[])
+    LeadFactory.create_batch(2)
+    assert rescore_rule_changes([[None, everyone]], rules=[ScoringRule(**everyone)]) == 2
+
+
+def test_a_failed_rescore_task_names_no_rule_value(monkeypatch):
+    from leadfollow import tasks
+
+    def fail(*args, **kwargs):
+        raise ValueError("attributes.email eq boss@example.com")
+
+    monkeypatch.setattr("leadfollow.scoring.rescore_leads", fail)
+    definition = {"field_path": "email", "operator": "eq", "value": "boss@example.com",
+                  "points": 1, "active": True}  # fmt: skip
+    with pytest.raises(tasks.TaskFailed) as failure:
+        tasks.rescore_rule_changes([[None, definition]])
+    assert "boss@example.com" not in str(failure.value)
+    assert "1 changed rules" in str(failure.value)
 
 
 # --- counts and previews -----------------------------------------------------------------

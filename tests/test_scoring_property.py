@@ -1,6 +1,7 @@
 """The Python and the SQL evaluator agree, on whatever database DATABASE_URL names."""
 
 import os
+from copy import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,14 @@ from leadfollow.models import (
     Operator,
     ScoringRule,
 )
-from leadfollow.scoring import rescore_leads, rule_matches, score_expression, score_lead
+from leadfollow.scoring import (
+    rescore_leads,
+    rescore_rule_changes,
+    rule_definition,
+    rule_matches,
+    score_expression,
+    score_lead,
+)
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +114,40 @@ def test_python_and_database_scores_agree(rule_list, lead_list):
         assert database[lead.pk] == after_load, (lead.email, lead.attributes, detail)
     rescore_leads(Lead.objects.all(), rules=rule_list, batch_size=2)
     assert dict(Lead.objects.values_list("pk", "score")) == database
+
+
+@settings(
+    max_examples=EXAMPLES // 2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    rule_list=st.lists(rules(), min_size=1, max_size=5),
+    lead_list=st.lists(leads(), min_size=1, max_size=5),
+    edit=st.sampled_from(["change", "create", "delete", "deactivate"]),
+    replacement=rules(),
+)
+def test_rescoring_after_a_rule_change_equals_a_full_rescore(rule_list, lead_list, edit,
+                                                             replacement):  # fmt: skip
+    """What the rule-change task writes (only the leads the old or new definition scores)
+    is what rescoring every lead would write."""
+    first, rest = rule_list[0], rule_list[1:]
+    old_rules, new_rules = rule_list, [replacement, *rest]
+    history = [rule_definition(first), rule_definition(replacement)]
+    if edit == "create":
+        old_rules, history = rest, [None, rule_definition(replacement)]
+    elif edit == "delete":
+        new_rules, history = rest, [rule_definition(first), None]
+    elif edit == "deactivate":
+        off = copy(first)
+        off.active = False
+        new_rules, history = rest, [rule_definition(first), rule_definition(off)]
+    Lead.objects.all().delete()
+    Lead.objects.bulk_create(lead_list)
+    rescore_leads(Lead.objects.all(), rules=old_rules, batch_size=2)
+    rescore_rule_changes([history], rules=new_rules, queryset=Lead.objects.all(), batch_size=2)
+    expected = {lead.pk: score_lead(lead, new_rules) for lead in Lead.objects.all()}
+    assert dict(Lead.objects.values_list("pk", "score")) == expected, history
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
