@@ -347,9 +347,12 @@ def _load_counted() -> LeadQuerySet:
     return Lead.objects.open().uncontacted()
 
 
+@lru_cache(maxsize=1)
 def open_load_of_rep() -> Coalesce:
     """The same count as ``open_loads()``, as a subquery on a ``RepProfile`` query (one
-    index probe per rep through the open leads' partial index)."""
+    index probe per rep through the open leads' partial index). Built once per process:
+    it never changes, intake uses it twice per lead, and a query copies an expression it
+    is given (``resolve_expression``), so sharing it is safe."""
     per_rep = (
         _load_counted()
         .filter(owner_id=OuterRef("user_id"))
