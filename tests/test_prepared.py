@@ -1,0 +1,61 @@
+"""leadfollow.prepared: a queryset compiled once, run again with other values."""
+
+import pytest
+from django.db.models import BooleanField, ExpressionWrapper, Q
+
+from leadfollow.intake import _earlier_leads
+from leadfollow.models import Lead
+from leadfollow.prepared import Prepared
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def by_source_and_email(shape, *, source, email=None):
+    leads = Lead.objects.filter(source=source)
+    if email is not None:
+        leads = leads.filter(email=email)
+    flag = ExpressionWrapper(Q(status="new"), output_field=BooleanField())
+    return leads.annotate(is_new=flag).order_by(shape)
+
+
+def test_it_returns_what_the_queryset_returns_with_each_call_s_values():
+    built = []
+    prepared = Prepared(
+        lambda *args, **kwargs: built.append(1) or by_source_and_email(*args, **kwargs)
+    )
+    ads = LeadFactory.create_batch(2, source="ads", status="working")
+    web = LeadFactory(source="web", email="jo@example.org")
+    for source, expected in (("ads", ads), ("web", [web]), ("none", [])):
+        rows = prepared("pk", "default", source=source)
+        assert rows == expected == list(by_source_and_email("pk", source=source))
+        assert all(isinstance(row, Lead) and row.is_new == (row.status == "new") for row in rows)
+    assert prepared("pk", "default", source="web", email="jo@example.org") == [web]
+    assert prepared("-pk", "default", source="ads") == ads[::-1]
+    assert len(built) == 3  # one compilation per shape: (pk, source), (pk, both), (-pk, source)
+
+
+def test_values_are_parameters_never_sql():
+    odd = LeadFactory(source="ads", email="o'brien%_\\@example.org")
+    prepared = Prepared(by_source_and_email)
+    assert prepared("pk", "default", source="ads", email=odd.email) == [odd]
+    assert prepared("pk", "default", source="ads", email="o'brien") == []
+    assert prepared("pk", "default", source="x' OR '1'='1") == []
+
+
+def test_a_lookup_that_transforms_its_value_is_refused_when_first_compiled():
+    prepared = Prepared(lambda shape, *, email: Lead.objects.filter(email__icontains=email))
+    with pytest.raises(ValueError, match="email"):
+        prepared(None, "default", email="jo")
+
+
+def test_intake_finds_earlier_leads_in_one_statement(django_assert_num_queries):
+    first = LeadFactory(source="ads", external_id="A-1", email="jo@example.org", status="working")
+    cleaned = {"source": "ads", "external_id": "A-1", "email": "jo@example.org"}
+    with django_assert_num_queries(1):
+        assert _earlier_leads(cleaned) == (first, None)
+    other = {"source": "web", "external_id": "W-9", "email": "jo@example.org"}
+    with django_assert_num_queries(1):
+        assert _earlier_leads(other) == (None, first)  # the open lead with that address
+    with django_assert_num_queries(1):
+        assert _earlier_leads(other, within_source=True) == (None, None)
