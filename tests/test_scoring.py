@@ -19,6 +19,7 @@ from leadfollow.scoring import (
     preview_rule_change,
     rescore_leads,
     rescore_rule_changes,
+    rule_definition,
     score_expression,
     score_lead,
 )
@@ -483,3 +484,39 @@ def test_rescore_accepts_querysets_with_joins():
     assert rescore_leads(Lead.objects.filter(owner__username=owner.username)) == 1
     assert Lead.objects.get(pk=mine.pk).score == 7
     assert Lead.objects.get(pk=other.pk).score == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_editing_a_rule_in_the_admin_moves_the_scores_it_changes(client):
+    """The admin's change form, committed as in production (the task runs in sync here)."""
+    manager = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(manager)
+    rule = ScoringRuleFactory(field_path="attributes.size", operator="gte", value=500, points=20)
+    big, middle, small = (LeadFactory(attributes={"size": n}) for n in (700, 450, 5))
+    rescore_leads()
+    url = reverse("admin:leadfollow_scoringrule_change", args=[rule.pk])
+    response = client.post(url, {"name": rule.name, "field_path": "attributes.size",
+                                 "operator": "gte", "value_0": "number", "value_1": "400",
+                                 "points": "20", "active": "on"})  # fmt: skip
+    assert response.status_code == 302
+    scores = dict(Lead.objects.values_list("pk", "score"))
+    assert [scores[lead.pk] for lead in (big, middle, small)] == [20, 20, 0]
+
+
+def test_two_edits_rescored_in_either_order_end_with_the_last_rules():
+    """Two tasks, one per committed edit, may run in any order (two clusters): both read
+    the rules as they are when they run, and together they cover every moved lead."""
+    size = ScoringRuleFactory(field_path="attributes.size", operator="gte", value=500, points=20)
+    leads = [LeadFactory(attributes={"size": n}) for n in (50, 350, 450, 700)]
+    rescore_leads()
+    histories = []
+    for threshold in (400, 300):  # (not committed here: no task runs by itself)
+        before = rule_definition(size)
+        size.value = threshold
+        size.save()
+        histories.append([before, rule_definition(size)])
+    # The later edit's task first; it does not cover the lead at 450 (20 points under both
+    # 400 and 300), the earlier one's does.
+    for history in reversed(histories):
+        rescore_rule_changes([history], rules=[size])
+    assert [Lead.objects.get(pk=lead.pk).score for lead in leads] == [0, 20, 20, 20]
