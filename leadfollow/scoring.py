@@ -29,11 +29,13 @@ The semantics both follow:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -473,7 +475,7 @@ def rescore_leads(
     rules = active_rules() if rules is None else list(rules)
     rules = [rule for rule in rules if rule.points]
     if connections[queryset.db].vendor == "postgresql":
-        update = PostgreSQLRescore(queryset.db, rules)
+        update = _rescore_statement(queryset.db, tuple(map(_scored_as, rules)))
     else:
         score = score_expression(rules)
 
@@ -492,6 +494,21 @@ def rescore_leads(
         if upper is None:
             return changed
         last_pk = upper
+
+
+def _scored_as(rule: ScoringRule) -> tuple:
+    """A rule as the compiled statement depends on it (the value as canonical JSON)."""
+    return (rule.field_path, rule.operator, json.dumps(rule.value, sort_keys=True), rule.points)
+
+
+@lru_cache(maxsize=8)
+def _rescore_statement(using: str, rules: tuple[tuple, ...]) -> PostgreSQLRescore:
+    """Compiled once per set of rules: compiling 50 rules costs Django ~16 ms, more than
+    the UPDATE of a site's few thousand open leads."""
+    return PostgreSQLRescore(using, [
+        ScoringRule(field_path=path, operator=operator, value=json.loads(value), points=points)
+        for path, operator, value, points in rules
+    ])  # fmt: skip
 
 
 class _Ref(Expression):
@@ -542,8 +559,7 @@ class PostgreSQLRescore:
 
     def __init__(self, using: str, rules: Sequence[ScoringRule]):
         self.using = using
-        self.connection = connections[using]
-        quote = self.connection.ops.quote_name
+        quote = connections[using].ops.quote_name
         self.table = quote(Lead._meta.db_table)
         paths = sorted({rule.field_path for rule in rules if _is_known_path(rule.field_path)})
         self.columns = sorted({"email" if path == "email_domain" else path
@@ -638,7 +654,8 @@ class PostgreSQLRescore:
             sql, params = self.statement(batch, lower, upper)
         except EmptyResultSet:  # e.g. filtered by pk__in=[]: nothing to rescore
             return 0
-        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
+        # The connection of the calling thread: an instance is shared (``_rescore_statement``).
+        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
             # A 50-rule expression crosses jit_above_cost, and compiling it costs more per
             # batch (~0.1 s) than it saves.
             cursor.execute("SET LOCAL jit = off")

@@ -520,3 +520,22 @@ def test_two_edits_rescored_in_either_order_end_with_the_last_rules():
     for history in reversed(histories):
         rescore_rule_changes([history], rules=[size])
     assert [Lead.objects.get(pk=lead.pk).score for lead in leads] == [0, 20, 20, 20]
+
+
+@pytest.mark.postgres
+def test_the_rescoring_statement_is_compiled_once_per_set_of_rules():
+    """Compiling 50 rules costs more than updating a site's few thousand open leads: the
+    statement is kept per set of rule definitions, and a changed definition compiles anew."""
+    from leadfollow.scoring import _rescore_statement
+
+    size = ScoringRuleFactory(field_path="attributes.size", operator="gte", value=500, points=20)
+    lead = LeadFactory(attributes={"size": 450})
+    _rescore_statement.cache_clear()
+    rescore_leads()
+    rescore_leads()
+    assert _rescore_statement.cache_info().hits == 1
+    size.value = 400
+    size.save()  # (the test's transaction never commits: rescore by hand)
+    rescore_leads(rules=[size])
+    assert _rescore_statement.cache_info().misses == 2
+    assert Lead.objects.get(pk=lead.pk).score == 20
