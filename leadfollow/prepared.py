@@ -46,15 +46,25 @@ class Prepared:
         by_text = {str(slot): slot for slot in slots.values()}
         params = tuple(by_text.get(p, p) if isinstance(p, str) else p for p in params)
         missing = set(names) - {p.name for p in params if isinstance(p, _Slot)}
-        if missing:
-            raise ValueError(f"values not passed through to the SQL: {sorted(missing)}")
+        # A text made from a value (lower-cased, wrapped in %…%) would be kept as it was
+        # compiled, placeholder and all: refuse it rather than run it.
+        derived = [
+            p for p in params if isinstance(p, str) and _MARK in p.lower() and p not in by_text
+        ]
+        if missing or derived:
+            raise ValueError(
+                f"values not passed through to the SQL unchanged: {sorted(missing) or derived}"
+            )
         return queryset.model, sql, params
+
+
+_MARK = "\x00leadfollow-prepared:"  # found in any text made from a placeholder
 
 
 class _Slot(str):
     """A placeholder text no real value can equal (it holds NUL characters)."""
 
     def __new__(cls, name: str) -> _Slot:
-        slot = super().__new__(cls, f"\x00leadfollow-prepared:{name}\x00")
+        slot = super().__new__(cls, f"{_MARK}{name}\x00".upper())
         slot.name = name
         return slot

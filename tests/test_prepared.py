@@ -49,6 +49,16 @@ def test_a_lookup_that_transforms_its_value_is_refused_when_first_compiled():
         prepared(None, "default", email="jo")
 
 
+def test_a_value_changed_before_the_lookup_is_refused_when_first_compiled():
+    for build in (
+        lambda shape, *, email: Lead.objects.filter(email=email.lower()),
+        lambda shape, *, email: Lead.objects.filter(email=email, name=email.lower()),
+        lambda shape, *, email: Lead.objects.filter(email=email, name=f"{email} (2)"),
+    ):
+        with pytest.raises(ValueError, match="unchanged"):
+            Prepared(build)(None, "default", email="Jo@Example.org")
+
+
 def test_intake_finds_earlier_leads_in_one_statement(django_assert_num_queries):
     first = LeadFactory(source="ads", external_id="A-1", email="jo@example.org", status="working")
     cleaned = {"source": "ads", "external_id": "A-1", "email": "jo@example.org"}
