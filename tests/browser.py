@@ -57,6 +57,26 @@ def click_and_wait(driver, element, timeout: float = 10) -> None:
     WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(arrived)
 
 
+def queue_names(driver) -> list[str]:
+    """The names in the rep's queue, read in one script: the live queue replaces its rows
+    while it polls, so elements found first and read one by one can go stale in between."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('tr.lf-lead-row th a'),"
+        " a => a.innerText.trim())"
+    )
+
+
+def row_countdown(driver, name: str) -> str | None:
+    """The deadline countdown shown on the queue row of the lead called ``name``."""
+    return driver.execute_script(
+        "const link = Array.from(document.querySelectorAll('tr.lf-lead-row th a'))"
+        "  .find(a => a.innerText.trim() === arguments[0]);"
+        "const time = link && link.closest('tr').querySelector('time[data-lf-countdown]');"
+        "return time ? time.innerText.trim() : null;",
+        name,
+    )
+
+
 def screenshot(driver, name: str, width: int | None = None) -> Path:
     """Save the whole page (not just the viewport), optionally at a phone's width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -10,18 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leadfollow.intake import create_lead
-from tests.browser import PASSWORD, click_and_wait
+from tests.browser import PASSWORD, click_and_wait, queue_names, row_countdown
 from tests.factories import LeadFactory, RepFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ALWAYS = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-
-
-def queue_names(driver) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "tr.lf-lead-row th a")]
 
 
 @override_settings(LEADFOLLOW={"TIME_ZONE": "Europe/Berlin", "LIVE_QUEUE_POLL_SECONDS": 0.5})
@@ -70,8 +64,9 @@ def test_a_new_lead_appears_in_the_open_queue_without_a_reload(live_server, brow
     WebDriverWait(browser, 5).until(lambda d: d.title == "(2) My queue")
     assert browser.execute_script("return window.__lfNotes") == [["New lead", "Fresh Frida"]]
     # The new row's deadline is live too (countdown.js picks up swapped-in rows).
-    row = browser.find_element(By.XPATH, "//tr[.//a[text()='Fresh Frida']]")
-    assert row.find_element(By.CSS_SELECTOR, "time[data-lf-countdown]").text.startswith("due in")
+    WebDriverWait(browser, 5).until(
+        lambda d: (row_countdown(d, "Fresh Frida") or "").startswith("due in")
+    )
 
     # A lead stamped before the last poll but committed after it (a slow intake transaction)
     # is still named, once; the leads already named are not named again.

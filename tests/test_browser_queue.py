@@ -8,16 +8,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.browser import PASSWORD, click_and_wait, screenshot
+from tests.browser import PASSWORD, click_and_wait, queue_names, screenshot
 from tests.factories import LeadFactory, RepFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def queue_names(driver) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "tr.lf-lead-row th a")]
 
 
 def test_rep_calls_the_most_urgent_lead_and_it_leaves_the_overdue_list(live_server, browser):
