@@ -475,7 +475,8 @@ def rescore_leads(
     rules = active_rules() if rules is None else list(rules)
     rules = [rule for rule in rules if rule.points]
     if connections[queryset.db].vendor == "postgresql":
-        update = _rescore_statement(queryset.db, tuple(map(_scored_as, rules)))
+        definitions = json.dumps([rule_definition(rule) for rule in rules], sort_keys=True)
+        update = _rescore_statement(queryset.db, definitions)
     else:
         score = score_expression(rules)
 
@@ -496,19 +497,11 @@ def rescore_leads(
         last_pk = upper
 
 
-def _scored_as(rule: ScoringRule) -> tuple:
-    """A rule as the compiled statement depends on it (the value as canonical JSON)."""
-    return (rule.field_path, rule.operator, json.dumps(rule.value, sort_keys=True), rule.points)
-
-
 @lru_cache(maxsize=8)
-def _rescore_statement(using: str, rules: tuple[tuple, ...]) -> PostgreSQLRescore:
-    """Compiled once per set of rules: compiling 50 rules costs Django ~12 ms, a third of
-    rescoring a site's few thousand open leads."""
-    return PostgreSQLRescore(using, [
-        ScoringRule(field_path=path, operator=operator, value=json.loads(value), points=points)
-        for path, operator, value, points in rules
-    ])  # fmt: skip
+def _rescore_statement(using: str, definitions: str) -> PostgreSQLRescore:
+    """Compiled once per set of rules (their definitions as canonical JSON): compiling 50
+    rules costs Django ~12 ms, a third of rescoring a site's few thousand open leads."""
+    return PostgreSQLRescore(using, [_rule(d) for d in json.loads(definitions)])
 
 
 class _Ref(Expression):
@@ -806,12 +799,17 @@ def rule_definition(rule: ScoringRule) -> dict:
     return {name: getattr(rule, name) for name in DEFINITION_FIELDS}
 
 
+def _rule(definition: Mapping) -> ScoringRule:
+    """An unsaved rule scoring by ``definition`` (see :func:`rule_definition`)."""
+    return ScoringRule(**{name: definition[name] for name in DEFINITION_FIELDS})
+
+
 def _points(definition: Mapping | None):
     """The points a definition gives each lead: an int when the same for every lead,
     else the SQL expression of its CASE."""
     if definition is None or not definition["active"] or not definition["points"]:
         return 0
-    rule = ScoringRule(**{name: definition[name] for name in DEFINITION_FIELDS})
+    rule = _rule(definition)
     condition, negated = match_condition(rule)
     if condition is None:
         return rule.points if negated else 0
@@ -875,9 +873,11 @@ class _RescoreAfterCommit:
         from leadfollow.jobs import enqueue
 
         histories = [h for h in self.histories.values() if len(h) > 1]
-        if sum(len(h) - 1 for h in histories) > TARGETED_RESCORE_LIMIT:
+        if not histories:
+            return
+        if moved_by(histories) is None:  # every lead (e.g. an import): nothing to pass on
             enqueue("rescore_open_leads")
-        elif histories:
+        else:
             enqueue("rescore_rule_changes", histories)
 
 
