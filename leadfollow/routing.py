@@ -10,6 +10,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
+from django.contrib.auth import get_user_model
+from django.db import connections, router
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -245,6 +247,14 @@ def _every_rep_locked(now: datetime) -> QuerySet:
     )
 
 
+@lru_cache(maxsize=1)
+def _every_rep_locked_sql(now: datetime, using: str) -> tuple[str, tuple]:
+    """``_every_rep_locked(now)`` without the users, compiled once per ``now``: the
+    batches of a sweep pass lock the reps with the same statement (``RepPool.relock``)."""
+    query = _every_rep_locked(now).select_related(None).query
+    return query.get_compiler(using=using).as_sql()
+
+
 class RepPool:
     """The reps a batch of leads is routed among, read once and then kept in memory.
 
@@ -257,7 +267,7 @@ class RepPool:
 
     The strategy's state lives on the profiles, which ``ownership`` updates in memory too
     (``last_assigned_at``, ``routing_pass``). Build it with ``RepPool.lock()`` and use it in
-    the same transaction only.
+    the same transaction only; the next batch of the same pass takes ``pool.relock()``.
     """
 
     def __init__(
@@ -289,8 +299,26 @@ class RepPool:
         concurrent intake's commit is counted.
         """
         profiles = [profile for profile in _every_rep_locked(now).all() if profile.available]
-        found = _candidates_from(profiles, now, include_full=True)
+        found = _candidates_from(profiles, now, include_full=True, loads=open_loads())
         return cls(now, found, rules=active_routing_rules())
+
+    def relock(self) -> RepPool:
+        """The pool for the next batch of the same pass (same ``now``), in that batch's
+        transaction: every rep row locked again in pk order, and their availability,
+        capacity, strategy state and loads read again — a concurrent intake or a
+        manager's change between two batches is seen, as with ``lock()``. Cheaper: the
+        locking statement is compiled once per pass and the users come from this pool
+        (the one query for them only when a rep joined meanwhile)."""
+        sql, params = _every_rep_locked_sql(self.now, router.db_for_write(RepProfile))
+        profiles = [p for p in RepProfile.objects.raw(sql, params) if p.available]
+        users = {c.profile.user_id: c.profile.user for c in self._reps.values()}
+        joined = {p.user_id for p in profiles} - users.keys()
+        if joined:
+            users.update(get_user_model()._default_manager.in_bulk(joined))
+        for profile in profiles:
+            profile.user = users[profile.user_id]
+        found = _candidates_from(profiles, self.now, include_full=True, loads=open_loads())
+        return RepPool(self.now, found, rules=active_routing_rules(), strategy=self._strategy)
 
     def __bool__(self) -> bool:
         return any(self._has_room(c) for c in self._reps.values())
@@ -370,12 +398,25 @@ def open_loads(user_ids: Collection | None = None) -> dict[int, int]:
     Counted from the leads' side, through the partial index of open uncontacted leads:
     its cost follows the open work, not every lead ever received (a ``Count`` over the
     reps' reverse relation joins and scans the whole history)."""
-    leads = _load_counted().filter(owner__isnull=False)
-    if user_ids is not None:
-        leads = leads.filter(owner_id__in=user_ids)
-    return dict(
-        leads.order_by().values("owner_id").annotate(n=Count("*")).values_list("owner_id", "n")
-    )
+    if user_ids is None:
+        sql, params = _every_load_sql(using := router.db_for_read(Lead))
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return dict(cursor.fetchall())
+    return dict(_loads_query().filter(owner_id__in=user_ids).values_list("owner_id", "n"))
+
+
+def _loads_query() -> QuerySet:
+    per_owner = _load_counted().filter(owner__isnull=False).order_by().values("owner_id")
+    return per_owner.annotate(n=Count("*"))
+
+
+@lru_cache(maxsize=4)
+def _every_load_sql(using: str) -> tuple[str, tuple]:
+    """Every owner's load, compiled once: each sweep batch, the rep list and the managers'
+    pages count them all (two integers a row, nothing to convert)."""
+    query = _loads_query().values_list("owner_id", "n").query
+    return query.get_compiler(using=using).as_sql()
 
 
 def available_now(user_ids: Collection, now: datetime) -> set[int]:

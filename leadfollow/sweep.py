@@ -114,9 +114,11 @@ def _next_rep(pool: RepPool, lead: Lead, missed: list, handed_back: set) -> Cand
 def move_breached(now: datetime) -> tuple[int, int, int]:
     """Reassign or escalate open, uncontacted, not yet escalated leads past their deadline."""
     counts = {"reassigned": 0, "escalated": 0, "paused": 0}
+    pool: RepPool | None = None
 
     def handle(batch: list[Lead]) -> int:
-        pool = RepPool.lock(now)
+        nonlocal pool
+        pool = RepPool.lock(now) if pool is None else pool.relock()
         missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
         missed_now = {lead.owner_id for lead in batch if lead.owner_id}
         moves = ownership.MoveBatch(reason=AssignmentReason.SLA_BREACH, now=now)
@@ -170,8 +172,11 @@ def hand_over_unavailable(now: datetime) -> int:
     if not candidates(now):
         return 0  # nobody to hand over to: skip locking every stranded lead each minute
 
+    pool: RepPool | None = None
+
     def handle(batch: list[Lead]) -> int:
-        pool = RepPool.lock(now)
+        nonlocal pool
+        pool = RepPool.lock(now) if pool is None else pool.relock()
         missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
         moves = ownership.MoveBatch(reason=AssignmentReason.REP_UNAVAILABLE, now=now)
         for lead in batch:

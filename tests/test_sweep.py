@@ -16,6 +16,7 @@ from leadfollow.models import (
     Lead,
     Reminder,
     ReminderKind,
+    RepProfile,
 )
 from leadfollow.sweep import SweepReport, reassign_overdue
 from tests.factories import LeadFactory, RepFactory, UserFactory
@@ -435,6 +436,68 @@ def test_sweep_reads_rep_loads_once_per_batch(monday_10):
     load_reads = [q for q in queries if "COUNT(*)" in q["sql"] and "leadfollow_lead" in q["sql"]]
     # One per batch (3), and hand_over_unavailable's "anyone at all?" check.
     assert len(load_reads) == 4
+
+
+def _between_batches(change):
+    """Run ``change`` once, inside the pass's first batch (after its moves were written):
+    what the next batches must see, as if another request had committed it meanwhile."""
+    done = []
+
+    def receiver(sender, **kwargs):
+        if not done:
+            done.append(True)
+            change()
+
+    return receiver
+
+
+def _pass_with(change, monday_10, leads=6):
+    owner = RepFactory()
+    for i in range(leads):
+        overdue(monday_10, owner, late=timedelta(minutes=10 + i))
+    receiver = _between_batches(change)
+    signals.lead_reassigned.connect(receiver)
+    try:
+        with lf(SWEEP_BATCH_SIZE=2, NOTIFY_ON_ASSIGNMENT=False, PAUSE_AFTER_MISSES=None):
+            report = reassign_overdue(monday_10)
+    finally:
+        signals.lead_reassigned.disconnect(receiver)
+    assert report.reassigned == leads
+    return {
+        user: Lead.objects.filter(owner__username=user, reassignment_count=1).count()
+        for user in Lead.objects.values_list("owner__username", flat=True).distinct()
+    }
+
+
+def test_a_rep_who_stops_accepting_during_a_pass_gets_nothing_from_its_later_batches(monday_10):
+    bob, carol = RepFactory(), RepFactory()
+    stop = lambda: RepProfile.objects.filter(pk=bob.pk).update(accepting_leads=False)  # noqa: E731
+    held = _pass_with(stop, monday_10)
+    # The first batch (2 leads) went one each; the four after it all to carol.
+    assert held[bob.user.username] == 1
+    assert held[carol.user.username] == 5
+
+
+def test_a_rep_who_joins_during_a_pass_takes_leads_from_its_later_batches(monday_10):
+    RepFactory(user__username="bob"), RepFactory(user__username="carol")
+    held = _pass_with(lambda: RepFactory(user__username="dave"), monday_10)
+    # Dave, empty-handed, is least loaded: he takes the next leads until level.
+    assert held["dave"] >= 2
+    dave_lead = Lead.objects.filter(owner__username="dave").first()
+    assert dave_lead.assignments.last().to_rep.username == "dave"
+
+
+def test_leads_given_to_a_rep_between_two_batches_count_against_their_capacity(monday_10):
+    bob, carol = RepFactory(capacity=3), RepFactory(capacity=50)
+
+    def intake_elsewhere():
+        for _ in range(2):
+            LeadFactory(owner=bob.user, first_response_due=monday_10 + timedelta(hours=1))
+
+    held = _pass_with(intake_elsewhere, monday_10)
+    # Bob took one lead in the first batch; with the two given meanwhile he is full.
+    assert held[bob.user.username] == 1
+    assert held[carol.user.username] == 5
 
 
 def test_management_command_runs_one_pass(monday_10, capsys):
