@@ -376,7 +376,7 @@ def _hand_over(leads: Sequence[Lead], now: datetime) -> None:
     picked = set(
         Lead.objects.filter(ownership.managers_pick(), pk__in=ids).values_list("pk", flat=True)
     )
-    missed, handed_back = ownership.passed_over(ids)
+    missed, handed_back = ownership.passed_over(leads)
     for lead in leads:
         if lead.pk in picked:
             continue

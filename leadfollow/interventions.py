@@ -46,7 +46,7 @@ def reassign_to_next(lead_ids: Iterable[int], *, actor, now: datetime | None = N
             lead = _locked_open(lead_id)
             candidate = None
             if lead is not None:
-                missed, handed_back = ownership.passed_over([lead.pk])
+                missed, handed_back = ownership.passed_over([lead])
                 candidate = ownership.next_rep(
                     lead,
                     lambda **exclude: pick_rep(now, lead=lead, **exclude),  # noqa: B023

@@ -108,14 +108,20 @@ class RepUnavailable(LifecycleError):
 # --- reading the history ----------------------------------------------------------------------
 
 
-def passed_over(lead_ids: Collection[int]) -> tuple[dict[int, list], dict[int, set]]:
-    """Per lead: the reps it was taken from after a missed deadline (one entry per miss),
-    and the reps who handed it back. One query, through the index on ``lead_id``.
+def passed_over(leads: Collection[Lead]) -> tuple[dict[int, list], dict[int, set]]:
+    """Per lead id: the reps it was taken from after a missed deadline (one entry per
+    miss), and the reps who handed it back. One query, through the index on ``lead_id``,
+    for the leads that were ever moved off a rep: every such move (a breach, a hand-back)
+    counts in ``reassignment_count``, so a lead still at 0 — a sweep's usual first miss —
+    has no such row and costs nothing.
 
     Not an ``Exists`` on the leads' query: PostgreSQL may hash such a subquery over every
     breach row ever written, a cost that grows with the history."""
     missed: dict[int, list] = defaultdict(list)
     handed_back: dict[int, set] = defaultdict(set)
+    lead_ids = [lead.pk for lead in leads if lead.reassignment_count]
+    if not lead_ids:
+        return missed, handed_back
     rows = Assignment.objects.filter(
         lead_id__in=lead_ids,
         reason__in=[AssignmentReason.SLA_BREACH, AssignmentReason.HANDED_BACK],
@@ -393,7 +399,7 @@ def hand_back(lead: Lead, *, actor, note: str = "", now: datetime | None = None)
     _require_open(lead)
     if lead.owner_id is None:
         raise NotAssigned(lead)
-    missed, handed_back = passed_over([lead.pk])
+    missed, handed_back = passed_over([lead])
     candidate = next_rep(
         lead,
         lambda **exclude: pick_rep(now, lead=lead, **exclude),

@@ -119,7 +119,7 @@ def move_breached(now: datetime) -> tuple[int, int, int]:
     def handle(batch: list[Lead]) -> int:
         nonlocal pool
         pool = RepPool.lock(now) if pool is None else pool.relock()
-        missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
+        missed, handed_back = ownership.passed_over(batch)
         missed_now = {lead.owner_id for lead in batch if lead.owner_id}
         moves = ownership.MoveBatch(reason=AssignmentReason.SLA_BREACH, now=now)
         for lead in batch:
@@ -177,7 +177,7 @@ def hand_over_unavailable(now: datetime) -> int:
     def handle(batch: list[Lead]) -> int:
         nonlocal pool
         pool = RepPool.lock(now) if pool is None else pool.relock()
-        missed, handed_back = ownership.passed_over([lead.pk for lead in batch])
+        missed, handed_back = ownership.passed_over(batch)
         moves = ownership.MoveBatch(reason=AssignmentReason.REP_UNAVAILABLE, now=now)
         for lead in batch:
             candidate = _next_rep(pool, lead, missed[lead.pk], handed_back[lead.pk])

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.db.models import Count
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -276,6 +277,23 @@ class LeadLifecycle(RuleBasedStateMachine):
         self.checked_pk = Assignment.objects.order_by("-pk").values_list("pk", flat=True).first()
         self.checked_pk = self.checked_pk or 0
         self.spans_before = {k: list(v) for k, v in self.paused.items()}
+
+    @invariant()
+    def every_move_off_a_rep_is_counted(self):
+        """``reassignment_count`` covers every breach and hand-back row that names the rep
+        the lead left: ``ownership.passed_over`` reads the history only of leads above 0."""
+        moves = (
+            Assignment.objects.filter(
+                reason__in=[AssignmentReason.SLA_BREACH, AssignmentReason.HANDED_BACK],
+                from_rep__isnull=False,
+            )
+            .values("lead_id")
+            .annotate(n=Count("pk"))
+            .values_list("lead_id", "n")
+        )
+        counts = dict(Lead.objects.values_list("pk", "reassignment_count"))
+        for lead_id, n in moves:
+            assert counts[lead_id] >= n, lead_id
 
     @invariant()
     def a_rep_who_handed_a_lead_back_never_gets_it_from_leadfollow(self):

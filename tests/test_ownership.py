@@ -80,6 +80,23 @@ def test_handed_back_lead_goes_to_another_rep_and_the_sweep_never_returns_it(cli
     assert chain_ok(lead)
 
 
+def test_history_is_read_only_for_leads_that_were_moved_off_a_rep(django_assert_num_queries):
+    ana, bob, cy = RepFactory(), RepFactory(), RepFactory()
+    fresh = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)
+    ownership.assign_by_manager(fresh, ana, actor=None, confirm_unavailable=True)
+    moved = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)
+    ownership.assign_by_manager(moved, bob, actor=None, confirm_unavailable=True)
+    ownership.hand_back(moved, actor=bob.user)
+
+    with django_assert_num_queries(0):  # a sweep's usual batch: first misses only
+        assert ownership.passed_over([fresh]) == ({}, {})
+    with django_assert_num_queries(1):
+        missed, handed_back = ownership.passed_over([fresh, moved])
+    assert handed_back == {moved.pk: {bob.user_id}}
+    assert missed == {}
+    assert moved.owner_id in {ana.user_id, cy.user_id}  # never back to bob
+
+
 def test_handed_back_with_nobody_else_waits_unowned_and_keeps_its_deadline(client):
     ana = RepFactory()
     lead = LeadFactory(received_at=MONDAY_10 - 5 * MINUTE)

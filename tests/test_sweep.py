@@ -40,7 +40,8 @@ def overdue(now, owner=None, *, late=timedelta(minutes=1), **fields):
 
 
 def breach(lead, from_rep, to_rep, now):
-    """History: ``from_rep`` missed this lead once before."""
+    """History: ``from_rep`` missed this lead once before (the row and the count the
+    sweep writes for a move off a rep)."""
     Assignment.objects.create(
         lead=lead,
         from_rep=from_rep.user,
@@ -48,6 +49,8 @@ def breach(lead, from_rep, to_rep, now):
         reason=AssignmentReason.SLA_BREACH,
         created_at=now - timedelta(minutes=30),
     )
+    lead.reassignment_count += 1
+    Lead.objects.filter(pk=lead.pk).update(reassignment_count=lead.reassignment_count)
 
 
 def reasons(lead):
