@@ -53,9 +53,18 @@ def _round_robin(c: Candidate) -> tuple:
     return (last is not None, last, c.profile.pk)
 
 
-def _first_to_start(found: Sequence[Candidate]) -> list[Candidate]:
+def _load_then_round_robin(c: Candidate) -> tuple:
+    """``LeastLoaded``'s order: the load, then ``_round_robin`` (spelled out: a sweep sorts
+    every rep for every lead)."""
+    last = c.profile.last_assigned_at
+    return (c.open_load, last is not None, last, c.profile.pk)
+
+
+def _first_to_start(found: Sequence[Candidate]) -> Sequence[Candidate]:
     """Reps working now; when nobody is, those whose hours start first."""
     earliest = min(c.starts_at for c in found)
+    if all(c.starts_at == earliest for c in found):
+        return found  # everyone is working, the usual case: no copy (a sweep asks per lead)
     return [c for c in found if c.starts_at == earliest]
 
 
@@ -67,9 +76,7 @@ class LeastLoaded:
     """
 
     def choose(self, candidates, *, lead=None, now=None):
-        return min(
-            _first_to_start(candidates), key=lambda c: (c.open_load, *_round_robin(c)), default=None
-        )
+        return min(_first_to_start(candidates), key=_load_then_round_robin, default=None)
 
 
 class Weighted:
@@ -367,7 +374,11 @@ class RepPool:
     def _add_load(self, rep_pk: int | None, delta: int) -> None:
         rep = self._reps.get(rep_pk)
         if rep is not None:
-            self._reps[rep_pk] = replace(rep, open_load=max(rep.open_load + delta, 0))
+            # The constructor, not replace() (which inspects the fields): twice per lead.
+            load = max(rep.open_load + delta, 0)
+            self._reps[rep_pk] = Candidate(
+                rep.profile, load, rep.starts_at, rep.routing_pass, rep.calendar
+            )
 
 
 def _load_counted() -> LeadQuerySet:

@@ -100,6 +100,21 @@ def test_least_loaded_wins(monday_10):
     assert pick_rep(monday_10).profile == idle
 
 
+def test_least_loaded_orders_by_load_then_round_robin(monday_10):
+    """Its sort key is spelled out for speed; it must stay the round-robin order."""
+    from leadfollow.routing import _load_then_round_robin, _round_robin
+
+    times = [None, monday_10, monday_10 - timedelta(hours=1), monday_10]
+    found = [
+        Candidate(RepProfile(pk=pk, last_assigned_at=times[pk % 4]), pk % 3, monday_10)
+        for pk in range(1, 13)
+    ]
+    spelled_out = sorted(found, key=_load_then_round_robin)
+    assert spelled_out == sorted(found, key=lambda c: (c.open_load, *_round_robin(c)))
+    assert LeastLoaded().choose(found) is spelled_out[0]
+    assert spelled_out[0].profile.last_assigned_at is None  # never assigned comes first
+
+
 def test_equally_loaded_reps_take_turns(monday_10):
     reps = [RepFactory() for _ in range(3)]
     leads = [route(monday_10 + timedelta(seconds=i), contacted=True) for i in range(12)]
