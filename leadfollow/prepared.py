@@ -1,70 +1,120 @@
-"""Querysets compiled once per process and run again with other values.
+"""Querysets compiled once and run again with other values.
 
-Intake runs the same small indexed lookups for every lead, with different values; building
-and compiling such a queryset costs Django more CPU than the database spends running it.
-A :class:`Prepared` query keeps the SQL Django compiled for each shape and re-runs it with
-the new values — the same statement, the same rows, as model instances.
+Intake runs the same small indexed lookups for every lead, and a sweep pass the same
+locking page query for every batch, with different values; building and compiling such a
+queryset costs Django more CPU than the database spends running it. A :class:`Prepared`
+query keeps the SQL Django compiled for each shape and re-runs it with the new values —
+the same statement, the same rows, as model instances.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Model, QuerySet
 
 
 class Prepared:
-    """``build(**values)`` returns a queryset of one model; calling the ``Prepared`` runs
-    it. The first call of each shape (``shape`` and the names of ``values``, on one
-    database) compiles ``build`` with placeholder texts, later calls put the real values
-    in their place and run the SQL through ``Model.objects.raw()``: annotations arrive as
+    """``build(shape, **values)`` returns a queryset of one model; calling the ``Prepared``
+    runs it. The first call of each shape (``shape``, the names of ``values`` and their
+    types, on one database) compiles ``build`` twice, with two different probe values for
+    each name: the parameters that differ are the values' places. Later calls put the real
+    values there and run the SQL through ``Model.objects.raw()``: annotations arrive as
     attributes, database converters apply as for any raw query.
 
-    For text values that lookups hand to the database unchanged (``exact``, ``in``):
-    a lookup that transforms its value (``iexact``, ``contains``) would not carry the
-    placeholder through, and the first call raises instead of running the wrong SQL.
+    For values that lookups hand to the database unchanged (``exact``, ``in``, ``gt``…):
+    texts, integers, datetimes. A value transformed on its way (``iexact``, ``contains``,
+    lower-cased, shifted), one that never reaches the SQL, or SQL whose text depends on
+    the value: the first call raises instead of running the wrong SQL.
     """
 
     def __init__(self, build: Callable[..., QuerySet]):
         self.build = build
-        self._compiled: dict[Hashable, tuple[Any, str, tuple]] = {}
+        self._compiled: dict[Hashable, tuple[Any, str, list, list]] = {}
 
-    def __call__(self, shape: Hashable, using: str, **values: str) -> list[Model]:
-        key = (shape, using, tuple(sorted(values)))
+    def __call__(self, shape: Hashable, using: str, **values: Any) -> list[Model]:
+        names = sorted(values)
+        key = (shape, using, tuple((name, _kind(values[name])) for name in names))
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[key] = self._compile(shape, using, sorted(values))
-        model, sql, params = compiled
-        bound = [values[p.name] if isinstance(p, _Slot) else p for p in params]
+            compiled = self._compiled[key] = self._compile(shape, using, key[2])
+        model, sql, params, slots = compiled
+        connection = connections[using]
+        bound = list(params)
+        for index, name in slots:
+            bound[index] = _adapt(values[name], connection)
         return list(model._default_manager.db_manager(using).raw(sql, bound))
 
-    def _compile(self, shape: Hashable, using: str, names: list[str]) -> tuple[Any, str, tuple]:
-        slots = {name: _Slot(name) for name in names}
-        queryset = self.build(shape, **slots)
-        sql, params = queryset.query.get_compiler(using=using).as_sql()
-        by_text = {str(slot): slot for slot in slots.values()}
-        params = tuple(by_text.get(p, p) if isinstance(p, str) else p for p in params)
-        missing = set(names) - {p.name for p in params if isinstance(p, _Slot)}
-        # A text made from a value (lower-cased, wrapped in %…%) would be kept as it was
-        # compiled, placeholder and all: refuse it rather than run it.
-        derived = [
-            p for p in params if isinstance(p, str) and _MARK in p.lower() and p not in by_text
+    def _compile(self, shape: Hashable, using: str, kinds: tuple) -> tuple[Any, str, list, list]:
+        connection = connections[using]
+        probes = [
+            {name: _probe(kind, name, number, variant) for number, (name, kind) in enumerate(kinds)}
+            for variant in (0, 1)
         ]
+        (model, sql, params), (_, other_sql, other_params) = (
+            self._sql(shape, using, values) for values in probes
+        )
+        if sql != other_sql or len(params) != len(other_params):
+            raise ValueError(f"the SQL's text depends on the values: {[n for n, _ in kinds]}")
+        slots, derived = [], []
+        for index, (one, other) in enumerate(zip(params, other_params, strict=True)):
+            if one == other:
+                continue
+            name = next(
+                (
+                    name
+                    for name, _ in kinds
+                    if one == _adapt(probes[0][name], connection)
+                    and other == _adapt(probes[1][name], connection)
+                ),
+                None,
+            )
+            if name is None:
+                derived.append(one)  # made from a value (lower-cased, wrapped in %…%)
+            else:
+                slots.append((index, name))
+        missing = sorted({name for name, _ in kinds} - {name for _, name in slots})
         if missing or derived:
             raise ValueError(
-                f"values not passed through to the SQL unchanged: {sorted(missing) or derived}"
+                f"values not passed through to the SQL unchanged: {missing or derived}"
             )
+        return model, sql, list(params), slots
+
+    def _sql(self, shape: Hashable, using: str, values: dict) -> tuple[Any, str, tuple]:
+        queryset = self.build(shape, **values)
+        sql, params = queryset.query.get_compiler(using=using).as_sql()
         return queryset.model, sql, params
 
 
-_MARK = "\x00leadfollow-prepared:"  # found in any text made from a placeholder
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, datetime):
+        return "aware" if value.tzinfo is not None else "naive"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "integer"
+    raise TypeError(f"Prepared takes texts, integers and datetimes, not {type(value).__name__}")
 
 
-class _Slot(str):
-    """A placeholder text no real value can equal (it holds NUL characters)."""
+def _probe(kind: str, name: str, number: int, variant: int) -> Any:
+    """A value no real one equals (texts hold NUL characters), different for each name
+    and variant; a text in mixed case between spaces, so that lower-casing or stripping it
+    shows. Integers stay inside a 32-bit column's range: Django turns a lookup with a
+    value out of range into "nothing" or "everything" instead of a parameter."""
+    step = 2 * number + variant
+    if kind == "text":
+        return f" \x00LeadFollow-Probe:{name}:{variant}\x00 "
+    if kind == "integer":
+        return -1_000_000_007 - step
+    moment = datetime(1970, 1, 2, 3, 4, 5, 6789) + timedelta(days=step, microseconds=step)
+    return moment.replace(tzinfo=UTC) if kind == "aware" else moment
 
-    def __new__(cls, name: str) -> _Slot:
-        slot = super().__new__(cls, f"{_MARK}{name}\x00".upper())
-        slot.name = name
-        return slot
+
+def _adapt(value: Any, connection) -> Any:
+    """A value as a lookup on a column of its type passes it to the database driver."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value

@@ -31,6 +31,7 @@ from leadfollow.models import (
     RepProfile,
 )
 from leadfollow.models.lead import OPEN_STATUSES
+from leadfollow.prepared import Prepared
 from leadfollow.routing import Candidate, RepPool, candidates
 from leadfollow.webhooks import events
 
@@ -73,13 +74,22 @@ def _in_batches(queryset: QuerySet, order: Sequence[str], handle: Callable[[list
     selected again in this run; rows another sweep holds are skipped, not waited for.
     """
     size = lf_settings.SWEEP_BATCH_SIZE
+
+    def page(rows: QuerySet) -> QuerySet:
+        return rows.select_for_update(skip_locked=True, of=("self",)).order_by(*order)[:size]
+
+    # The pages after the first differ only by the key they start after: compiled once per
+    # pass, then run with each batch's key (building and compiling cost more than running).
+    names = [f"k{i}" for i in range(len(order))]
+    after = Prepared(lambda _, **key: page(queryset.filter(_after(order, [key[n] for n in names]))))
+    using = page(queryset).db
     done, last = 0, None
     while True:
         with transaction.atomic():
-            page = queryset if last is None else queryset.filter(_after(order, last))
-            batch = list(
-                page.select_for_update(skip_locked=True, of=("self",)).order_by(*order)[:size]
-            )
+            if last is None:
+                batch = list(page(queryset))
+            else:
+                batch = after(None, using, **dict(zip(names, last, strict=True)))
             if not batch:
                 return done
             # The key as selected: handle() may change these fields (a new deadline).

@@ -32,7 +32,8 @@ def test_it_returns_what_the_queryset_returns_with_each_call_s_values():
         assert all(isinstance(row, Lead) and row.is_new == (row.status == "new") for row in rows)
     assert prepared("pk", "default", source="web", email="jo@example.org") == [web]
     assert prepared("-pk", "default", source="ads") == ads[::-1]
-    assert len(built) == 3  # one compilation per shape: (pk, source), (pk, both), (-pk, source)
+    # Compiled once per shape — (pk, source), (pk, both), (-pk, source) — with two probes.
+    assert len(built) == 2 * 3
 
 
 def test_values_are_parameters_never_sql():
