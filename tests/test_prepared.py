@@ -70,3 +70,41 @@ def test_intake_finds_earlier_leads_in_one_statement(django_assert_num_queries):
         assert _earlier_leads(other) == (None, first)  # the open lead with that address
     with django_assert_num_queries(1):
         assert _earlier_leads(other, within_source=True) == (None, None)
+
+
+def test_integers_and_datetimes_take_their_places_and_nothing_else_changes(monday_10):
+    from datetime import timedelta
+
+    leads = [
+        LeadFactory(received_at=monday_10 + timedelta(minutes=i), source="ads") for i in range(6)
+    ]
+    prepared = Prepared(
+        lambda shape, *, when, after: Lead.objects.filter(
+            source="ads", received_at__gte=when, pk__gt=after
+        ).order_by(shape)
+    )
+    for when, after in ((monday_10, 0), (monday_10 + timedelta(minutes=2), leads[3].pk)):
+        expected = list(
+            Lead.objects.filter(source="ads", received_at__gte=when, pk__gt=after).order_by("pk")
+        )
+        assert prepared("pk", "default", when=when, after=after) == expected
+    assert prepared("pk", "default", when=monday_10, after=leads[-1].pk) == []
+
+
+def test_a_shifted_datetime_or_sql_that_depends_on_the_value_is_refused(monday_10):
+    from datetime import timedelta
+
+    shifted = Prepared(
+        lambda shape, *, when: Lead.objects.filter(received_at__gte=when - timedelta(1))
+    )
+    with pytest.raises(ValueError, match="unchanged"):
+        shifted(None, "default", when=monday_10)
+    branching = Prepared(
+        lambda shape, *, n: (
+            Lead.objects.filter(pk__gt=n) if n % 2 else Lead.objects.filter(pk__lt=n)
+        )
+    )
+    with pytest.raises(ValueError, match="depends"):
+        branching(None, "default", n=5)
+    with pytest.raises(TypeError, match="float"):
+        Prepared(lambda shape, *, x: Lead.objects.filter(score=x))(None, "default", x=1.5)
