@@ -477,3 +477,38 @@ def test_assignment_lookups_by_lead_and_rep_have_their_indexes():
     assert ("lead_id", "created_at") in indexed
     assert ("to_rep_id", "created_at") in indexed
     assert ("lead_id",) not in indexed and ("to_rep_id",) not in indexed
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_sweep_finds_lost_escalations_without_reading_unsent_assignments(monday_10):
+    """With assignment mails off, no row is ever marked sent: the minute's look for a lost
+    escalation must not read a day of them (leadfollow_assign_esc_idx)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from leadfollow.sweep import renotify_lost
+
+    rep = RepFactory()
+    leads = LeadFactory.create_batch(50, owner=rep.user)
+    Assignment.objects.bulk_create(
+        Assignment(lead=leads[i % 50], to_rep=rep.user, reason="intake",
+                   created_at=monday_10 - timedelta(minutes=5 + i % 600))
+        for i in range(3000)
+    )  # fmt: skip
+    lost = Assignment.objects.create(
+        lead=leads[0], from_rep=rep.user, reason="escalation", created_at=monday_10
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leadfollow_assignment")
+    later = monday_10 + timedelta(minutes=3)
+    with (
+        override_settings(LEADFOLLOW={"NOTIFY_ON_ASSIGNMENT": False}),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert renotify_lost(later) == 1  # the escalation is queued again
+    (sql,) = [q["sql"] for q in queries if "'escalation'" in q["sql"] and "notified_at" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "leadfollow_assign_esc_idx" in plan, plan
+    assert Assignment.objects.get(pk=lost.pk).reason == "escalation"

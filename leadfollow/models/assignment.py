@@ -79,6 +79,14 @@ class Assignment(models.Model):
                 condition=models.Q(notified_at__isnull=True),
                 name="leadfollow_assign_unsent_idx",
             ),
+            # Its escalations on their own: rows that send nothing stay unsent (with
+            # NOTIFY_ON_ASSIGNMENT off, every assignment), and the pass looks for the
+            # rare unsent escalation every minute.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notified_at__isnull=True, reason="escalation"),
+                name="leadfollow_assign_esc_idx",
+            ),
         ]
 
     def __str__(self) -> str:
