@@ -26,9 +26,10 @@ class Prepared:
     attributes, database converters apply as for any raw query.
 
     For values that lookups hand to the database unchanged (``exact``, ``in``, ``gt``…):
-    texts, integers, datetimes. A value transformed on its way (``iexact``, ``contains``,
-    lower-cased, shifted), one that never reaches the SQL, or SQL whose text depends on
-    the value: the first call raises instead of running the wrong SQL.
+    texts, integers, datetimes, used as they are. A value transformed on its way
+    (``iexact``, ``contains``, lower-cased, shifted), one that never reaches the SQL, or a
+    build that branches on it (as far as the two probes differ: see ``_probe``): the first
+    call raises instead of running the wrong SQL.
     """
 
     def __init__(self, build: Callable[..., QuerySet]):
@@ -100,16 +101,25 @@ def _kind(value: Any) -> str:
 
 
 def _probe(kind: str, name: str, number: int, variant: int) -> Any:
-    """A value no real one equals (texts hold NUL characters), different for each name
-    and variant; a text in mixed case between spaces, so that lower-casing or stripping it
-    shows. Integers stay inside a 32-bit column's range: Django turns a lookup with a
-    value out of range into "nothing" or "everything" instead of a parameter."""
-    step = 2 * number + variant
+    """A value no real one equals (texts hold NUL characters), different for each name.
+    The two variants differ in every part — length and case, sign and digits, each field
+    of a date and time — so that a value lower-cased, stripped, truncated or reduced to a
+    part on its way to the SQL shows as a parameter that is not the probe, and a build
+    that branches on such a part compiles two different texts. Integers stay inside
+    a 32-bit column's range: Django turns a lookup with a value out of range into
+    "nothing" or "everything" instead of a parameter."""
     if kind == "text":
-        return f" \x00LeadFollow-Probe:{name}:{variant}\x00 "
+        return f" \x00LeadFollow-Probe:{name}\x00 " if variant == 0 else f"\x00PROBE {name} TWO\x00"
     if kind == "integer":
-        return -1_000_000_007 - step
-    moment = datetime(1970, 1, 2, 3, 4, 5, 6789) + timedelta(days=step, microseconds=step)
+        # One negative and odd, one positive and even: a build that branches on the sign
+        # or the parity compiles two texts and is refused.
+        return -1_000_000_007 - 2 * number if variant == 0 else 7_654_320 + 2 * number
+    base = (
+        datetime(1970, 1, 2, 3, 4, 5, 6789)
+        if variant == 0
+        else datetime(1999, 11, 28, 22, 51, 38, 987654)
+    )
+    moment = base + timedelta(days=number)
     return moment.replace(tzinfo=UTC) if kind == "aware" else moment
 
 
