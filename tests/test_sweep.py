@@ -503,6 +503,22 @@ def test_leads_given_to_a_rep_between_two_batches_count_against_their_capacity(m
     assert held[carol.user.username] == 5
 
 
+def test_handover_batches_see_a_rep_who_stops_accepting_between_them(monday_10):
+    bob, carol = RepFactory(), RepFactory()
+    for _ in range(6):  # unowned, not yet due: the handover gives them first owners
+        overdue(monday_10, None, late=-timedelta(minutes=20))
+    stop = lambda: RepProfile.objects.filter(pk=bob.pk).update(accepting_leads=False)  # noqa: E731
+    receiver = _between_batches(stop)
+    signals.lead_assigned.connect(receiver)
+    try:
+        with lf(SWEEP_BATCH_SIZE=2, NOTIFY_ON_ASSIGNMENT=False):
+            assert reassign_overdue(monday_10).handed_over == 6
+    finally:
+        signals.lead_assigned.disconnect(receiver)
+    assert Lead.objects.filter(owner=bob.user).count() == 1
+    assert Lead.objects.filter(owner=carol.user).count() == 5
+
+
 def test_management_command_runs_one_pass(monday_10, capsys):
     alice, _ = RepFactory(), RepFactory()
     overdue(monday_10, alice, late=timedelta(days=10000))
