@@ -25,6 +25,7 @@ from leadfollow.calendars import rep_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.models import Absence, Lead, RepProfile, RoutingRule
 from leadfollow.models.lead import LeadQuerySet
+from leadfollow.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,18 @@ class RoutingStrategy(Protocol):
     ) -> Candidate | None: ...
 
 
-def _round_robin(c: Candidate) -> tuple:
-    """The rep assigned longest ago first; primary key last so the order is total."""
+def _load_then_round_robin(c: Candidate) -> tuple:
+    """``LeastLoaded``'s order: the load, then the rep assigned longest ago; primary key
+    last so the order is total. One tuple, no helper call: a sweep sorts every rep for
+    every lead."""
     last = c.profile.last_assigned_at
     # Never assigned sorts first; datetimes compare as they are (no timestamp() per call).
-    return (last is not None, last, c.profile.pk)
-
-
-def _load_then_round_robin(c: Candidate) -> tuple:
-    """``LeastLoaded``'s order: the load, then ``_round_robin`` (spelled out: a sweep sorts
-    every rep for every lead)."""
-    last = c.profile.last_assigned_at
     return (c.open_load, last is not None, last, c.profile.pk)
+
+
+def _round_robin(c: Candidate) -> tuple:
+    """The rep assigned longest ago first (``_load_then_round_robin`` without the load)."""
+    return _load_then_round_robin(c)[1:]
 
 
 def _first_to_start(found: Sequence[Candidate]) -> Sequence[Candidate]:
@@ -254,12 +255,9 @@ def _every_rep_locked(now: datetime) -> QuerySet:
     )
 
 
-@lru_cache(maxsize=1)
-def _every_rep_locked_sql(now: datetime, using: str) -> tuple[str, tuple]:
-    """``_every_rep_locked(now)`` without the users, compiled once per ``now``: the
-    batches of a sweep pass lock the reps with the same statement (``RepPool.relock``)."""
-    query = _every_rep_locked(now).select_related(None).query
-    return query.get_compiler(using=using).as_sql()
+# ``_every_rep_locked`` without the users, compiled once and run with each ``now``: the
+# batches of a sweep pass lock the reps with it (``RepPool.relock``).
+_EVERY_REP_LOCKED = Prepared(lambda _, *, now: _every_rep_locked(now).select_related(None))
 
 
 class RepPool:
@@ -314,10 +312,10 @@ class RepPool:
         transaction: every rep row locked again in pk order, and their availability,
         capacity, strategy state and loads read again — a concurrent intake or a
         manager's change between two batches is seen, as with ``lock()``. Cheaper: the
-        locking statement is compiled once per pass and the users come from this pool
+        locking statement is compiled once and the users come from this pool
         (the one query for them only when a rep joined meanwhile)."""
-        sql, params = _every_rep_locked_sql(self.now, router.db_for_write(RepProfile))
-        profiles = [p for p in RepProfile.objects.raw(sql, params) if p.available]
+        rows = _EVERY_REP_LOCKED(None, router.db_for_write(RepProfile), now=self.now)
+        profiles = [p for p in rows if p.available]
         users = {c.profile.user_id: c.profile.user for c in self._reps.values()}
         joined = {p.user_id for p in profiles} - users.keys()
         if joined:
