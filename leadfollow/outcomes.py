@@ -30,9 +30,9 @@ from django.db.models import (
     Aggregate,
     Case,
     CharField,
-    Count,
     DurationField,
     F,
+    IntegerField,
     Q,
     QuerySet,
     Value,
@@ -47,7 +47,8 @@ from leadfollow.models import LeadStatus
 __all__ = [
     "OUTCOME_BUCKETS",
     "RESEARCH_RATIOS",
-    "outcome_aggregates",
+    "OUTCOME_INDEX",
+    "OUTCOME_PREFIXES",
     "outcome_table",
     "time_to_qualification",
 ]
@@ -80,13 +81,16 @@ OUTCOME_BUCKETS: tuple[OutcomeBucket, ...] = (
 OUTCOME_KEYS = tuple(b.key for b in OUTCOME_BUCKETS)
 
 
-def outcome_aggregates(bucket_filters: dict[str, Q], row: str) -> dict:
-    """Qualified and disqualified counts per exclusive bucket, for the grouped query."""
-    aggregates = {}
-    for key, condition in bucket_filters.items():
-        aggregates[f"q_{key}"] = Count(row, filter=condition & _QUALIFIED)
-        aggregates[f"dq_{key}"] = Count(row, filter=condition & _DISQUALIFIED)
-    return aggregates
+#: A lead's outcome for the grouped counts, as an index into ``OUTCOME_PREFIXES`` (the
+#: counts' key prefixes: qualified ``q_<bucket>``, disqualified ``dq_<bucket>``;
+#: undecided leads have no count of their own).
+OUTCOME_INDEX = Case(
+    When(_QUALIFIED, then=Value(1)),
+    When(_DISQUALIFIED, then=Value(2)),
+    default=Value(0),
+    output_field=IntegerField(),
+)
+OUTCOME_PREFIXES = (None, "q", "dq")
 
 
 def outcome_count_keys(bucket_keys) -> tuple[str, ...]:
