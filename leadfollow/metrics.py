@@ -53,7 +53,18 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Case, Count, F, Func, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Random, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -269,7 +280,7 @@ def response_report(
     medians = outcomes.time_to_qualification(in_period, _bucket_filters(now), on_pg)
     for bucket in overall["outcomes"]["buckets"]:
         bucket["median_minutes_to_qualify"] = medians.get(bucket["key"])
-    business = _business_percentiles(in_period, overall["contacted"])
+    business = _business_percentiles(in_period, overall["contacted"], on_pg)
 
     return {
         "period": {"start": start, "end": end, "time_zone": str(site_zone())},
@@ -555,7 +566,17 @@ def _add_breaches(days: list[dict], moves: QuerySet, start: date, end: date, on_
             by_day[day]["breaches"] = n
 
 
-def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
+class _Epoch(Func):
+    """PostgreSQL: a timestamp as float seconds since 1970, read back exactly with
+    ``datetime.fromtimestamp(value, UTC)`` (a double keeps the microseconds of these
+    dates). Django reads a timestamptz through a loader written in Python, ~4 µs a
+    value: most of the time of reading the business-hours sample."""
+
+    template = "date_part('epoch', %(expressions)s)"
+    output_field = FloatField()
+
+
+def _business_percentiles(in_period: QuerySet, contacted: int, on_pg: bool = False) -> dict:
     """Median and p90 in the owner's business minutes: Python over one column query.
 
     Above :data:`BUSINESS_SAMPLE_LIMIT` contacted leads, a random sample of about that
@@ -567,7 +588,15 @@ def _business_percentiles(in_period: QuerySet, contacted: int) -> dict:
         contacted_qs = contacted_qs.annotate(_draw=Random()).filter(
             _draw__lt=BUSINESS_SAMPLE_LIMIT / contacted
         )
-    rows = list(contacted_qs.values_list("owner_id", "received_at", "first_contacted_at"))
+    if on_pg:
+        rows = [
+            (owner_id, datetime.fromtimestamp(received, UTC), datetime.fromtimestamp(first, UTC))
+            for owner_id, received, first in contacted_qs.values_list(
+                "owner_id", _Epoch("received_at"), _Epoch("first_contacted_at")
+            )
+        ]
+    else:
+        rows = list(contacted_qs.values_list("owner_id", "received_at", "first_contacted_at"))
     owners = {owner_id for owner_id, _, _ in rows if owner_id is not None}
     calendars = (
         {

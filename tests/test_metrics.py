@@ -163,6 +163,18 @@ class TestPercentiles:
         assert business["median_minutes"] == 40
         assert business["p90_minutes"] == 60
 
+    def test_business_time_keeps_the_microseconds(self):
+        # PostgreSQL reads the sample's timestamps as epoch seconds (a double): the
+        # figures must be those of the stored timestamps, to the microsecond.
+        rep = RepFactory()
+        received = datetime(2026, 11, 19, 10, 0, 0, 123457, tzinfo=BERLIN)
+        contacted = received + timedelta(minutes=3, seconds=7, microseconds=654321)
+        lead(received, contacted - received, owner=rep.user)
+        # Inside working hours: business time is clock time. One microsecond lost
+        # would be 1.7e-8 minutes; the sum of whole segments differs by rounding only.
+        expected = (contacted - received).total_seconds() / 60
+        assert report()["business"]["median_minutes"] == pytest.approx(expected, rel=0, abs=1e-12)
+
     def test_business_sample_is_capped(self, monkeypatch):
         monkeypatch.setattr(metrics, "BUSINESS_SAMPLE_LIMIT", 50)
         at = datetime(2026, 11, 19, 10, 0, tzinfo=BERLIN)
