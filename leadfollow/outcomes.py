@@ -94,7 +94,7 @@ OUTCOME_PREFIXES = (None, "q", "dq")
 
 
 def outcome_count_keys(bucket_keys) -> tuple[str, ...]:
-    return tuple(f"{prefix}_{key}" for key in bucket_keys for prefix in ("q", "dq"))
+    return tuple(f"{prefix}_{key}" for key in bucket_keys for prefix in OUTCOME_PREFIXES[1:])
 
 
 def _rate(qualified: int, decided: int) -> dict:
