@@ -13,8 +13,9 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Model, QuerySet
+from django.db.models.sql import UpdateQuery
 
 
 class Prepared:
@@ -32,22 +33,37 @@ class Prepared:
     call raises instead of running the wrong SQL.
     """
 
-    def __init__(self, build: Callable[..., QuerySet]):
+    def __init__(self, build: Callable[..., QuerySet], *, max_shapes: int | None = None):
         self.build = build
+        # ``max_shapes``: when shapes come from data (sets of ids), the compiled ones are
+        # forgotten beyond that many, so the process does not grow with them (``clear()``:
+        # one step, safe beside other threads).
+        self.max_shapes = max_shapes
         self._compiled: dict[Hashable, tuple[Any, str, list, list]] = {}
 
     def __call__(self, shape: Hashable, using: str, **values: Any) -> list[Model]:
+        model, sql, params = self._bound(shape, using, values)
+        return list(model._default_manager.db_manager(using).raw(sql, params))
+
+    def _compiled_for(self, shape: Hashable, using: str, values: dict) -> tuple:
         names = sorted(values)
         key = (shape, using, tuple((name, _kind(values[name])) for name in names))
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[key] = self._compile(shape, using, key[2])
-        model, sql, params, slots = compiled
+            compiled = self._compile(shape, using, key[2])
+            if self.max_shapes is not None and len(self._compiled) >= self.max_shapes:
+                self._compiled.clear()
+            self._compiled[key] = compiled
+        return compiled
+
+    def _bound(self, shape: Hashable, using: str, values: dict) -> tuple[Any, str, list]:
+        """The shape's model, its compiled SQL and the parameters with ``values`` in place."""
+        model, sql, params, slots = self._compiled_for(shape, using, values)
         connection = connections[using]
         bound = list(params)
         for index, name in slots:
             bound[index] = _adapt(values[name], connection)
-        return list(model._default_manager.db_manager(using).raw(sql, bound))
+        return model, sql, bound
 
     def _compile(self, shape: Hashable, using: str, kinds: tuple) -> tuple[Any, str, list, list]:
         connection = connections[using]
@@ -90,14 +106,39 @@ class Prepared:
         return queryset.model, sql, params
 
 
+class PreparedUpdate(Prepared):
+    """The same for an UPDATE: ``build(shape, **values)`` returns ``(queryset, fields)``,
+    what ``queryset.update(**fields)`` would run; calling it runs the compiled statement
+    with the new values and returns the number of rows updated. Refused when Django
+    would first read the rows' keys in a query of its own (an update through a join)."""
+
+    def __call__(self, shape: Hashable, using: str, **values: Any) -> int:
+        _, sql, params = self._bound(shape, using, values)
+        with transaction.mark_for_rollback_on_error(using), connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    def _sql(self, shape: Hashable, using: str, values: dict) -> tuple[Any, str, tuple]:
+        queryset, fields = self.build(shape, **values)
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(fields)
+        query.annotations = {}  # as QuerySet.update(): resolved into the filters already
+        sql, params = query.get_compiler(using=using).as_sql()
+        if query.related_ids is not None or query.related_updates:
+            raise ValueError("an UPDATE that reads the rows' keys first cannot be prepared")
+        return queryset.model, sql, params
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "text"
+    if isinstance(value, float):
+        return "float"
     if isinstance(value, datetime):
         return "aware" if value.tzinfo is not None else "naive"
     if isinstance(value, int) and not isinstance(value, bool):
         return "integer"
-    raise TypeError(f"Prepared takes texts, integers and datetimes, not {type(value).__name__}")
+    raise TypeError(f"Prepared takes texts, numbers and datetimes, not {type(value).__name__}")
 
 
 def _probe(kind: str, name: str, number: int, variant: int) -> Any:
@@ -110,6 +151,8 @@ def _probe(kind: str, name: str, number: int, variant: int) -> Any:
     "nothing" or "everything" instead of a parameter."""
     if kind == "text":
         return f" \x00LeadFollow-Probe:{name}\x00 " if variant == 0 else f"\x00PROBE {name} TWO\x00"
+    if kind == "float":
+        return -1.0e9 - 0.25 - number if variant == 0 else 7.5e6 + 0.125 + number
     if kind == "integer":
         # One negative and odd, one positive and even: a build that branches on the sign
         # or the parity compiles two texts and is refused.

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
 from django.db import connections, router
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -203,17 +203,55 @@ def _pick(
     # locking statement (one statement less) and may miss a lead committed while this one
     # waited for a lock: the caller takes the slot with an UPDATE that counts again
     # (``ownership.assign_at_intake``) and picks ``exact``ly if that fails.
-    eligible = RepProfile.objects.accepting().present(now).exclude(user_id__in=exclude_user_ids)
-    if only_rep_ids is not None:
-        eligible = eligible.filter(pk__in=only_rep_ids)
-    locked = eligible.select_for_update(of=("self",)).select_related("user").order_by("pk")
+    shape = (
+        exact,
+        tuple(sorted(exclude_user_ids)),
+        None if only_rep_ids is None else tuple(sorted(only_rep_ids)),
+    )
+    using = router.db_for_write(RepProfile)
+    profiles = _ELIGIBLE_LOCKED(shape, using, now=now)
+    for profile in profiles:
+        profile.user = _known_user(using, profile.user_id, profile.lf_username)
     if exact:
-        found = _candidates_from(list(locked), now)
+        found = _candidates_from(profiles, now)
     else:
-        profiles = list(locked.annotate(counted_load=open_load_of_rep()))
         loads = {p.user_id: p.counted_load for p in profiles}
         found = _candidates_from(profiles, now, loads=loads)
     return get_strategy().choose(found, lead=lead, now=now) if found else None
+
+
+def _eligible_locked(shape: tuple, *, now: datetime) -> QuerySet:
+    """The reps who may take a lead at ``now``, locked in pk order, with their user's
+    name (``lf_username``) and, unless ``exact``, their load (``counted_load``)."""
+    exact, exclude_user_ids, only_rep_ids = shape
+    eligible = RepProfile.objects.accepting().present(now)
+    if exclude_user_ids:
+        eligible = eligible.exclude(user_id__in=exclude_user_ids)
+    if only_rep_ids is not None:
+        eligible = eligible.filter(pk__in=only_rep_ids)
+    username = get_user_model().USERNAME_FIELD
+    locked = (
+        eligible.select_for_update(of=("self",))
+        .annotate(lf_username=F(f"user__{username}"))
+        .order_by("pk")
+    )
+    return locked if exact else locked.annotate(counted_load=open_load_of_rep())
+
+
+# Intake runs ``_eligible_locked`` for every lead with a new ``now``: building and
+# compiling it cost Django more CPU than PostgreSQL spends running it, so it is compiled
+# once per shape (exact or not, the reps left out, a routing rule's reps).
+_ELIGIBLE_LOCKED = Prepared(_eligible_locked, max_shapes=64)
+
+
+def _known_user(using: str, pk, username: str):
+    """The rep's user as far as the locking statement read it (key and username; the
+    other fields load on first access, as with ``.only()``): every intake reads all the
+    eligible reps, and building their full users cost more than the statement."""
+    User = get_user_model()
+    known = {User._meta.pk.attname: pk, User._meta.get_field(User.USERNAME_FIELD).attname: username}
+    names = [f.attname for f in User._meta.concrete_fields if f.attname in known]
+    return User.from_db(using, names, [known[name] for name in names])
 
 
 def pick_rep(

@@ -1,12 +1,14 @@
 """leadfollow.prepared: a queryset compiled once, run again with other values."""
 
+from decimal import Decimal
+
 import pytest
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from leadfollow.intake import _earlier_leads
-from leadfollow.models import Lead
-from leadfollow.prepared import Prepared
-from tests.factories import LeadFactory
+from leadfollow.models import Lead, RepProfile
+from leadfollow.prepared import Prepared, PreparedUpdate
+from tests.factories import LeadFactory, RepFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -106,5 +108,52 @@ def test_a_shifted_datetime_or_sql_that_depends_on_the_value_is_refused(monday_1
     )
     with pytest.raises(ValueError, match="depends"):
         branching(None, "default", n=5)
-    with pytest.raises(TypeError, match="float"):
+    # A float compared with an integer column is truncated on its way: refused too.
+    with pytest.raises(ValueError, match="unchanged"):
         Prepared(lambda shape, *, x: Lead.objects.filter(score=x))(None, "default", x=1.5)
+    with pytest.raises(TypeError, match="Decimal"):
+        Prepared(lambda shape, *, x: Lead.objects.filter(score=x))(None, "default", x=Decimal(1))
+
+
+def _pass_when_under(shape, *, pk, limit, **fields):
+    """An UPDATE of one rep's row, only while ``routing_pass`` is under ``limit``."""
+    return RepProfile.objects.filter(pk=pk, routing_pass__lt=limit), fields
+
+
+def test_an_update_runs_with_each_call_s_values_and_counts_its_rows(monday_10):
+    one, two = RepFactory(), RepFactory()
+    built = []
+    update = PreparedUpdate(lambda *a, **kw: built.append(1) or _pass_when_under(*a, **kw))
+    assert update(None, "default", pk=one.pk, limit=1.0, routing_pass=2.5,
+                  last_assigned_at=monday_10) == 1  # fmt: skip
+    # Now over the limit: the same statement updates nothing.
+    assert update(None, "default", pk=one.pk, limit=1.0, routing_pass=0.5,
+                  last_assigned_at=monday_10) == 0  # fmt: skip
+    assert update(None, "default", pk=two.pk, limit=9.0, routing_pass=0.75,
+                  last_assigned_at=monday_10) == 1  # fmt: skip
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.routing_pass, one.last_assigned_at) == (2.5, monday_10)
+    assert (two.routing_pass, two.last_assigned_at) == (0.75, monday_10)
+    assert len(built) == 2  # one shape: compiled once, with its two probes
+
+
+def test_an_update_whose_value_changes_on_its_way_is_refused(monday_10):
+    rep = RepFactory()
+    update = PreparedUpdate(
+        lambda shape, *, pk, x: (RepProfile.objects.filter(pk=pk), {"weight": x})
+    )
+    with pytest.raises(ValueError, match="unchanged"):
+        update(None, "default", pk=rep.pk, x=1.5)  # an integer column truncates it
+
+
+def test_a_prepared_query_forgets_its_shapes_beyond_its_bound():
+    built = []
+    prepared = Prepared(
+        lambda shape, *, source: built.append(shape) or Lead.objects.filter(source=source),
+        max_shapes=2,
+    )
+    for shape in ("pk", "-pk", "pk", "name", "pk"):
+        prepared(shape, "default", source="ads")
+    # pk, -pk compiled; name clears them; pk again: three shapes compiled twice each.
+    assert built == [s for s in ("pk", "-pk", "name", "pk") for _ in (0, 1)]
