@@ -10,12 +10,13 @@ the same statement, the same rows, as model instances.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
-from django.db.models.sql import UpdateQuery
+from django.db.models.sql import Query, UpdateQuery
 
 
 class Prepared:
@@ -23,8 +24,9 @@ class Prepared:
     runs it. The first call of each shape (``shape``, the names of ``values`` and their
     types, on one database) compiles ``build`` twice, with two different probe values for
     each name: the parameters that differ are the values' places. Later calls put the real
-    values there and run the SQL through ``Model.objects.raw()``: annotations arrive as
-    attributes, database converters apply as for any raw query.
+    values there and read the rows as ``Model.objects.raw()`` would — annotations arrive as
+    attributes, database converters apply — with the columns' places worked out once per
+    shape (``raw()`` works them out again on every run).
 
     For values that lookups hand to the database unchanged (``exact``, ``in``, ``gt``…):
     texts, integers, datetimes, used as they are. A value transformed on its way
@@ -39,13 +41,18 @@ class Prepared:
         # forgotten beyond that many, so the process does not grow with them (``clear()``:
         # one step, safe beside other threads).
         self.max_shapes = max_shapes
-        self._compiled: dict[Hashable, tuple[Any, str, list, list]] = {}
+        self._compiled: dict[Hashable, _Compiled] = {}
 
     def __call__(self, shape: Hashable, using: str, **values: Any) -> list[Model]:
-        model, sql, params = self._bound(shape, using, values)
-        return list(model._default_manager.db_manager(using).raw(sql, params))
+        compiled = self._compiled_for(shape, using, values)
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, self._bind(compiled, using, values))
+            if compiled.reader is None:  # the same SQL always gives the same columns
+                compiled.reader = _Reader(compiled.model, using, cursor.description)
+            rows = cursor.fetchall()
+        return compiled.reader.instances(rows)
 
-    def _compiled_for(self, shape: Hashable, using: str, values: dict) -> tuple:
+    def _compiled_for(self, shape: Hashable, using: str, values: dict) -> _Compiled:
         names = sorted(values)
         key = (shape, using, tuple((name, _kind(values[name])) for name in names))
         compiled = self._compiled.get(key)
@@ -56,16 +63,16 @@ class Prepared:
             self._compiled[key] = compiled
         return compiled
 
-    def _bound(self, shape: Hashable, using: str, values: dict) -> tuple[Any, str, list]:
-        """The shape's model, its compiled SQL and the parameters with ``values`` in place."""
-        model, sql, params, slots = self._compiled_for(shape, using, values)
+    @staticmethod
+    def _bind(compiled: _Compiled, using: str, values: dict) -> list:
+        """The compiled parameters with ``values`` in their places."""
         connection = connections[using]
-        bound = list(params)
-        for index, name in slots:
+        bound = list(compiled.params)
+        for index, name in compiled.slots:
             bound[index] = _adapt(values[name], connection)
-        return model, sql, bound
+        return bound
 
-    def _compile(self, shape: Hashable, using: str, kinds: tuple) -> tuple[Any, str, list, list]:
+    def _compile(self, shape: Hashable, using: str, kinds: tuple) -> _Compiled:
         connection = connections[using]
         probes = [
             {name: _probe(kind, name, number, variant) for number, (name, kind) in enumerate(kinds)}
@@ -98,7 +105,7 @@ class Prepared:
             raise ValueError(
                 f"values not passed through to the SQL unchanged: {missing or derived}"
             )
-        return model, sql, list(params), slots
+        return _Compiled(model, sql, list(params), slots)
 
     def _sql(self, shape: Hashable, using: str, values: dict) -> tuple[Any, str, tuple]:
         queryset = self.build(shape, **values)
@@ -113,9 +120,10 @@ class PreparedUpdate(Prepared):
     would first read the rows' keys in a query of its own (an update through a join)."""
 
     def __call__(self, shape: Hashable, using: str, **values: Any) -> int:
-        _, sql, params = self._bound(shape, using, values)
+        compiled = self._compiled_for(shape, using, values)
+        params = self._bind(compiled, using, values)
         with transaction.mark_for_rollback_on_error(using), connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(compiled.sql, params)
             return cursor.rowcount
 
     def _sql(self, shape: Hashable, using: str, values: dict) -> tuple[Any, str, tuple]:
@@ -127,6 +135,52 @@ class PreparedUpdate(Prepared):
         if query.related_ids is not None or query.related_updates:
             raise ValueError("an UPDATE that reads the rows' keys first cannot be prepared")
         return queryset.model, sql, params
+
+
+@dataclass
+class _Compiled:
+    model: type[Model]
+    sql: str
+    params: list
+    slots: list[tuple[int, str]]  # (index in params, name of the value)
+    reader: _Reader | None = None  # once the statement has run
+
+
+class _Reader:
+    """Rows into model instances as ``RawModelIterable`` makes them (fields by column
+    name, other columns as attributes, the database's converters applied)."""
+
+    def __init__(self, model: type[Model], using: str, description):
+        connection = connections[using]
+        converter = connection.introspection.identifier_converter
+        columns = [converter(column[0]) for column in description]
+        position = {column: pos for pos, column in enumerate(columns)}
+        by_column = {converter(f.column): f for f in model._meta.fields}
+        if converter(model._meta.pk.column) not in position:
+            raise ValueError("a prepared query must select the primary key")
+        self.model, self.using = model, using
+        # In the fields' order: from_db() expects the values so when some are deferred.
+        self.init = [
+            (f.attname, position[column]) for column, f in by_column.items() if column in position
+        ]
+        self.names = [name for name, _ in self.init]
+        self.extra = [(name, pos) for pos, name in enumerate(columns) if name not in by_column]
+        fields = [by_column.get(column) for column in columns]
+        self.compiler = connection.ops.compiler("SQLCompiler")(Query(model), connection, using)
+        self.converters = self.compiler.get_converters(
+            [f.get_col(f.model._meta.db_table) if f else None for f in fields]
+        )
+
+    def instances(self, rows: list) -> list[Model]:
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        made = []
+        for row in rows:
+            instance = self.model.from_db(self.using, self.names, [row[p] for _, p in self.init])
+            for column, pos in self.extra:
+                setattr(instance, column, row[pos])
+            made.append(instance)
+        return made
 
 
 def _kind(value: Any) -> str:
