@@ -157,3 +157,25 @@ def test_a_prepared_query_forgets_its_shapes_beyond_its_bound():
         prepared(shape, "default", source="ads")
     # pk, -pk compiled; name clears them; pk again: three shapes compiled twice each.
     assert built == [s for s in ("pk", "-pk", "name", "pk") for _ in (0, 1)]
+
+
+def test_rows_arrive_as_the_orm_reads_them_fields_converted_others_deferred():
+    lead = LeadFactory(source="ads", attributes={"pages": ["/pricing"], "n": 2})
+    full = Prepared(lambda shape, *, source: Lead.objects.filter(source=source))
+    (row,) = full(None, "default", source="ads")
+    expected = Lead.objects.get(pk=lead.pk)
+    for field in Lead._meta.concrete_fields:  # JSON as dicts, datetimes aware, and so on
+        assert getattr(row, field.attname) == getattr(expected, field.attname), field.name
+    assert row._state.db == "default" and not row._state.adding
+
+    some = Prepared(lambda shape, *, source: Lead.objects.filter(source=source).only("email"))
+    (row,) = some(None, "default", source="ads")
+    assert (
+        row.get_deferred_fields()
+        == expected.__class__.objects.only("email").get(pk=lead.pk).get_deferred_fields()
+    )
+    assert row.attributes == lead.attributes  # a deferred field loads on access
+
+    keyless = Prepared(lambda shape, *, source: Lead.objects.filter(source=source).values("email"))
+    with pytest.raises(ValueError, match="primary key"):
+        keyless(None, "default", source="ads")
