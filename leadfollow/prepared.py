@@ -154,12 +154,14 @@ class _Reader:
         connection = connections[using]
         converter = connection.introspection.identifier_converter
         columns = [converter(column[0]) for column in description]
-        position = {column: pos for pos, column in enumerate(columns)}
-        by_column = {converter(f.column): f for f in model._meta.fields}
+        position: dict[str, int] = {}
+        for pos, column in enumerate(columns):
+            position.setdefault(column, pos)  # the first, as raw(), if a join repeats a name
+        by_column = {converter(f.column): f for f in model._meta.concrete_fields}
         if converter(model._meta.pk.column) not in position:
             raise ValueError("a prepared query must select the primary key")
         self.model, self.using = model, using
-        # In the fields' order: from_db() expects the values so when some are deferred.
+        # In the concrete fields' order: from_db() expects the values so when some are deferred.
         self.init = [
             (f.attname, position[column]) for column, f in by_column.items() if column in position
         ]
