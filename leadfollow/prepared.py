@@ -29,7 +29,7 @@ class Prepared:
     shape (``raw()`` works them out again on every run).
 
     For values that lookups hand to the database unchanged (``exact``, ``in``, ``gt``…):
-    texts, integers, datetimes, used as they are. A value transformed on its way
+    texts, integers, floats and datetimes, used as they are. A value transformed on its way
     (``iexact``, ``contains``, lower-cased, shifted), one that never reaches the SQL, or a
     build that branches on it (as far as the two probes differ: see ``_probe``): the first
     call raises instead of running the wrong SQL.
