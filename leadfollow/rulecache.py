@@ -4,9 +4,12 @@ everywhere.
 Intake needs both rule sets and its sender's key for every lead; they change rarely.
 Each process keeps what it read together with a token from the shared cache; saving or
 deleting a row sets a new token (at once, and again after commit, so other processes
-that reloaded in between, still seeing the old rows, reload once more). One cache round
-trip per intake instead of several queries; when the cache is unreachable the rows come
-straight from the database.
+that reloaded in between, still seeing the old rows, reload once more). Within an HTTP
+request every token is read in one cache round trip, on first use (an intake needs
+five: its key, scoring, routing, webhooks, engagement), and kept until the request ends:
+the request works with the rules as they were when it began. Elsewhere (tasks, commands)
+each use reads its token. When the cache is unreachable the rows come straight from the
+database.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -24,21 +28,41 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _local: dict[str, tuple[str, object]] = {}
 
+#: Every name ``cached()`` is used with: one request reads all their tokens at once.
+NAMES = ("apikeys", "scoring", "routing", "webhooks", "engagement")
+
+# The current request's tokens (None outside a request). A context variable: each thread
+# (and each asyncio task) serves its own request.
+_request_tokens: ContextVar[dict[str, str] | None] = ContextVar("lf_rule_tokens", default=None)
+
 
 def _key(name: str) -> str:
     return f"leadfollow:rules:{name}"
 
 
 def _token(name: str) -> str | None:
+    tokens = _request_tokens.get()
     try:
-        token = cache.get(_key(name))
-        if token is None:
-            cache.add(_key(name), uuid.uuid4().hex, timeout=None)
-            token = cache.get(_key(name))
+        if tokens is None:
+            return _read_tokens((name,))[name]
+        if name not in tokens:
+            tokens.update(_read_tokens(tuple(dict.fromkeys((name, *NAMES)))))
+        return tokens[name]
     except Exception:  # the cache is down: read the database every time
         logger.warning("leadfollow: cache unavailable, reading %s rules from the database", name)
         return None
-    return token
+
+
+def _read_tokens(names: tuple[str, ...]) -> dict[str, str]:
+    """The shared tokens of ``names``, one made for each that has none yet."""
+    keys = {_key(name): name for name in names}
+    found = cache.get_many(list(keys))
+    missing = [key for key in keys if key not in found]
+    if missing:
+        for key in missing:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+        found.update(cache.get_many(missing))  # another process may have added it first
+    return {keys[key]: token for key, token in found.items()}
 
 
 def cached(name: str, load: Callable[[], T]) -> T:
@@ -56,6 +80,9 @@ def cached(name: str, load: Callable[[], T]) -> T:
 
 def _new_token(name: str) -> None:
     _local.pop(name, None)
+    tokens = _request_tokens.get()
+    if tokens is not None:
+        tokens.clear()  # this request changed a rule: it reads the tokens again
     try:
         cache.set(_key(name), uuid.uuid4().hex, timeout=None)
     except Exception:
@@ -75,10 +102,23 @@ def invalidate(name: str) -> None:
         transaction.on_commit(callback)
 
 
+def _request_started(**kwargs) -> None:
+    _request_tokens.set({})
+
+
+def _request_finished(**kwargs) -> None:
+    _request_tokens.set(None)
+
+
 def connect_receivers() -> None:
-    """Invalidate the routing rules when a rule or its reps change (called from ready();
-    the scoring rules' receiver lives in ``leadfollow.scoring``, which also rescores)."""
+    """Invalidate the routing rules when a rule or its reps change, and keep each request's
+    tokens for that request (called from ready(); the scoring rules' receiver lives in
+    ``leadfollow.scoring``, which also rescores)."""
+    from django.core.signals import request_finished, request_started
     from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    request_started.connect(_request_started, dispatch_uid="lf_rule_tokens_start")
+    request_finished.connect(_request_finished, dispatch_uid="lf_rule_tokens_end")
 
     from leadfollow.models import RoutingRule
 
