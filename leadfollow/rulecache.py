@@ -44,10 +44,11 @@ def _token(name: str) -> str | None:
     tokens = _request_tokens.get()
     try:
         if tokens is None:
-            return _read_tokens((name,))[name]
+            return _read_tokens((name,)).get(name)
         if name not in tokens:
             tokens.update(_read_tokens(tuple(dict.fromkeys((name, *NAMES)))))
-        return tokens[name]
+        # None when the cache keeps nothing (DummyCache): read the database every time.
+        return tokens.get(name)
     except Exception:  # the cache is down: read the database every time
         logger.warning("leadfollow: cache unavailable, reading %s rules from the database", name)
         return None

@@ -93,3 +93,14 @@ def test_within_a_request_tokens_are_read_once_until_a_rule_changes_in_it():
         request_finished.send(sender=None)
     cache.set(rulecache._key("scoring"), "after the request")
     assert rulecache._token("scoring") == "after the request"
+
+
+def test_a_cache_that_keeps_nothing_reads_the_rules_every_time_without_warning(
+    client, settings, caplog
+):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    ScoringRuleFactory(field_path="source", value="ads", points=15)
+    with caplog.at_level("WARNING", logger="leadfollow.rulecache"):
+        assert post(client, JO).score == 15
+        assert rulecache._token("scoring") is None
+    assert not caplog.records
