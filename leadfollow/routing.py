@@ -210,8 +210,7 @@ def _pick(
     )
     using = router.db_for_write(RepProfile)
     profiles = _ELIGIBLE_LOCKED(shape, using, now=now)
-    for profile in profiles:
-        profile.user = _known_user(using, profile.user_id, profile.lf_username)
+    _attach_known_users(using, profiles)
     if exact:
         found = _candidates_from(profiles, now)
     else:
@@ -244,14 +243,17 @@ def _eligible_locked(shape: tuple, *, now: datetime) -> QuerySet:
 _ELIGIBLE_LOCKED = Prepared(_eligible_locked, max_shapes=64)
 
 
-def _known_user(using: str, pk, username: str):
-    """The rep's user as far as the locking statement read it (key and username; the
+def _attach_known_users(using: str, profiles: list[RepProfile]) -> None:
+    """Each rep's user as far as the locking statement read it (key and username; the
     other fields load on first access, as with ``.only()``): every intake reads all the
     eligible reps, and building their full users cost more than the statement."""
     User = get_user_model()
-    known = {User._meta.pk.attname: pk, User._meta.get_field(User.USERNAME_FIELD).attname: username}
-    names = [f.attname for f in User._meta.concrete_fields if f.attname in known]
-    return User.from_db(using, names, [known[name] for name in names])
+    pk_name = User._meta.pk.attname
+    username_name = User._meta.get_field(User.USERNAME_FIELD).attname
+    names = [f.attname for f in User._meta.concrete_fields if f.attname in (pk_name, username_name)]
+    for profile in profiles:
+        known = {pk_name: profile.user_id, username_name: profile.lf_username}
+        profile.user = User.from_db(using, names, [known[name] for name in names])
 
 
 def pick_rep(
