@@ -180,6 +180,13 @@ def _note_pick(profile: RepProfile, candidate: Candidate | None, now: datetime) 
 
 
 _PICK_FIELDS = ["last_assigned_at", "routing_pass"]
+
+
+def _picked(profile: RepProfile) -> dict:
+    """The pick's columns of a rep's row, as routing left them on ``profile``."""
+    return {name: getattr(profile, name) for name in _PICK_FIELDS}
+
+
 _LEAD_FIELDS = [
     "owner",
     "first_response_due",
@@ -258,9 +265,7 @@ def _write(lead: Lead, to, *, slot_taken: bool = False, **change) -> Assignment:
     lead, its Assignment row."""
     assignment, profile = _stage(lead, to, **change)
     if profile is not None and not slot_taken:
-        RepProfile.objects.filter(pk=profile.pk).update(
-            **{name: getattr(profile, name) for name in _PICK_FIELDS}
-        )
+        RepProfile.objects.filter(pk=profile.pk).update(**_picked(profile))
     if lead.pk is None:
         # A new lead (intake) is inserted with its owner and deadline: no UPDATE after.
         lead.save(force_insert=True)
@@ -359,8 +364,8 @@ def _take_slot(candidate: Candidate, now: datetime, *, recount: bool = True) -> 
     profile = candidate.profile
     _note_pick(profile, candidate, now)
     shape = (recount, lf_settings.DEFAULT_REP_CAPACITY)
-    values = {name: getattr(profile, name) for name in _PICK_FIELDS}
-    return _TAKE_SLOT(shape, router.db_for_write(RepProfile), pk=profile.pk, **values) == 1
+    using = router.db_for_write(RepProfile)
+    return _TAKE_SLOT(shape, using, pk=profile.pk, **_picked(profile)) == 1
 
 
 def _slot_update(shape: tuple, *, pk, **values) -> tuple[QuerySet, dict]:
