@@ -5,8 +5,8 @@ Intake needs both rule sets and its sender's key for every lead; they change rar
 Each process keeps what it read together with a token from the shared cache; saving or
 deleting a row sets a new token (at once, and again after commit, so other processes
 that reloaded in between, still seeing the old rows, reload once more). Within an HTTP
-request every token is read in one cache round trip, on first use (an intake needs
-five: its key, scoring, routing, webhooks, engagement), and kept until the request ends:
+request every token is read in one cache round trip, on first use (an intake needs four:
+its key, scoring, routing, webhooks), and kept until the request ends:
 the request works with the rules as they were when it began. Elsewhere (tasks, commands)
 each use reads its token. When the cache is unreachable the rows come straight from the
 database.
