@@ -69,13 +69,14 @@ from django.db.models.functions import Random, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leadfollow import outcomes
+from leadfollow import outcomes, rollups
 from leadfollow.businesshours import business_minutes_between
 from leadfollow.calendars import CALENDAR_FIELDS, rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
 from leadfollow.models import Assignment, AssignmentReason, Lead, RepProfile
 from leadfollow.models.lead import (
     BREACH_WARNING_MINUTES,
+    OPEN_STATUSES,
     about_to_breach_q,
     cold_q,
     missed_deadline_q,
@@ -164,6 +165,7 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 # --- expressions --------------------------------------------------------------------
 
 _CONTACTED = Q(first_contacted_at__isnull=False)
+_UNCONTACTED_Q = Q(first_contacted_at__isnull=True)
 
 
 def _bucket_filters(now: datetime) -> dict[str, Q]:
@@ -261,7 +263,12 @@ def response_report(
     in_period = base.filter(received_at__gte=lo, received_at__lt=hi)
     on_pg = _db_percentiles(in_period.db)
 
-    counts = _count_rows(in_period, now)
+    rolled_last = _rolled_until(leads, start, end, now, in_period.db)
+    if rolled_last is None:
+        counts = _count_rows(in_period, now)
+        days = _per_day(in_period, now, start, end, on_pg)
+    else:
+        counts, days = _rolled_counts(in_period, now, start, end, rolled_last, rep_id, source)
     overall = _overall(counts)
     moves = Assignment.objects.filter(created_at__gte=lo, created_at__lt=hi)
     if source or (leads is not None and leads.query.has_filters()):
@@ -275,7 +282,6 @@ def response_report(
         _pg_clock_percentiles(in_period, overall, reps, sources)
     else:
         _python_clock_percentiles(in_period, overall, reps, sources)
-    days = _per_day(in_period, now, start, end, on_pg)
     _add_breaches(days, moves, start, end, on_pg)
     medians = outcomes.time_to_qualification(in_period, _bucket_filters(now), on_pg)
     for bucket in overall["outcomes"]["buckets"]:
@@ -323,6 +329,95 @@ def _count_rows(in_period: QuerySet, now: datetime) -> list[dict]:
         if prefix:
             row[f"{prefix}_{keys[bucket_index]}"] += n
     return list(rows.values())
+
+
+# --- counts from the rollup ---------------------------------------------------------
+
+
+def _rolled_until(leads: QuerySet | None, start: date, end: date, now: datetime, using: str):
+    """The last day of the period whose counts the rollup gives (None: count every lead).
+
+    Only days whose leads are all older than 24 h (none is pending, the one bucket that
+    depends on the receipt time and the moment), and only for every lead (a queryset
+    narrowed otherwise than by source and rep has no rollup)."""
+    if leads is not None and (leads.model is not Lead or leads.query.has_filters()):
+        return None
+    last = min(end, (now - _24H).astimezone(site_zone()).date() - timedelta(days=1))
+    if last < start or not _db_percentiles(using) or not rollups.usable(using):
+        return None
+    return last
+
+
+def _rolled_counts(
+    in_period: QuerySet, now: datetime, start: date, end: date, last: date, rep_id, source
+) -> tuple[list[dict], list[dict]]:
+    """The count rows and the days of the period: the rollup's for ``start``…``last``, the
+    leads' own for the days after. What depends on ``now`` comes from the few leads whose
+    deadline is still ahead (the partial indexes of uncontacted leads)."""
+    split = period_bounds(start, last)[1]
+    rolled = rollups.read(start, last, owner_id=rep_id, source=source, using=in_period.db)
+    waiting, ahead_by_day = _deadlines_ahead(
+        in_period.filter(received_at__lt=split), now, start, last
+    )
+    rows: dict[tuple, dict] = {}
+    for key, sums in rolled.groups.items():
+        row = rows[key] = {"owner_id": key[0], "source": key[1], **dict.fromkeys(_COUNT_KEYS, 0)}
+        row["received"] = sums["received"]
+        for bucket in ("5m", "1h", "24h", "later"):
+            for prefix in ("", "q_", "dq_"):
+                row[f"{prefix}{bucket}"] = sums[f"{prefix or 'n_'}{bucket}"]
+        # Every uncontacted lead of these days is over 24 h old: waiting while open with
+        # its deadline ahead (never qualified or disqualified then), otherwise never.
+        row["waiting"] = waiting.get(key, 0)
+        row["never"] = sums["n_uncontacted"] - row["waiting"]
+        row["q_never"], row["dq_never"] = sums["q_uncontacted"], sums["dq_uncontacted"]
+    live = in_period.filter(received_at__gte=split)
+    for row in _count_rows(live, now):
+        same = rows.get((row["owner_id"], row["source"]))
+        if same is None:
+            rows[row["owner_id"], row["source"]] = row
+        else:
+            for name in _COUNT_KEYS:
+                same[name] += row[name]
+    days = []
+    for i in range((last - start).days + 1):
+        day = start + timedelta(days=i)
+        sums = rolled.days.get(day)
+        received = sums["received"] if sums else 0
+        within_1h = sums["n_5m"] + sums["n_1h"] if sums else 0
+        # Went cold by now: contacted after the deadline, or not contacted and past it.
+        cold = sums["late"] + sums["uncontacted_due"] - ahead_by_day.get(day, 0) if sums else 0
+        days.append(_day_row(day, received, received, within_1h, cold))
+    if last < end:
+        days += _per_day(live, now, last + timedelta(days=1), end, on_pg=True)
+    return list(rows.values()), days
+
+
+def _deadlines_ahead(rolled: QuerySet, now: datetime, start: date, last: date):
+    """Uncontacted leads whose deadline is still ahead, among the rolled days' leads:
+    the waiting ones per (owner_id, source) and all of them per day."""
+    ahead = _UNCONTACTED_Q & Q(first_response_due__gte=now)
+    open_ = Q(status__in=OPEN_STATUSES)
+    # Two arms, each the predicate of a partial index (open / closed uncontacted leads),
+    # so neither reads the period's leads.
+    found = (
+        rolled.filter((ahead & open_) | (ahead & ~open_))
+        .order_by()
+        .annotate(
+            day=_day_expression("received_at", start, last, on_pg=True),
+            is_waiting=Case(When(not_yet_due_q(now), then=Value(1)), default=Value(0)),
+        )
+        .values_list("owner_id", "source", "day", "is_waiting")
+        .annotate(n=Count(_ROW))
+    )
+    waiting: dict[tuple, int] = {}
+    by_day: dict[date, int] = {}
+    for owner_id, source, day_index, is_waiting, n in found:
+        day = start + timedelta(days=day_index - 1)
+        by_day[day] = by_day.get(day, 0) + n
+        if is_waiting:
+            waiting[owner_id, source] = waiting.get((owner_id, source), 0) + n
+    return waiting, by_day
 
 
 def _sum_by(rows: list[dict], field: str | None) -> dict:
@@ -519,17 +614,21 @@ def _per_day(
         day = start + timedelta(days=i)
         row = by_day.get(day, {"received": 0, "decided": 0, "within_1h": 0, "went_cold": 0})
         days.append(
-            {
-                "day": day,
-                "received": row["received"],
-                "decided": row["decided"],
-                "within_1h": row["within_1h"],
-                "within_1h_share": _share(row["within_1h"], row["decided"]),
-                "went_cold": row["went_cold"],
-                "breaches": 0,
-            }
+            _day_row(day, row["received"], row["decided"], row["within_1h"], row["went_cold"])
         )
     return days
+
+
+def _day_row(day: date, received: int, decided: int, within_1h: int, went_cold: int) -> dict:
+    return {
+        "day": day,
+        "received": received,
+        "decided": decided,
+        "within_1h": within_1h,
+        "within_1h_share": _share(within_1h, decided),
+        "went_cold": went_cold,
+        "breaches": 0,
+    }
 
 
 def _day_expression(field: str, start: date, end: date, on_pg: bool):

@@ -99,6 +99,13 @@ def decay_engagement() -> int:
 
 
 @ids_only
+def compact_rollups() -> int:
+    from leadfollow.rollups import compact
+
+    return compact()
+
+
+@ids_only
 def send_first_touch(lead_id: int) -> bool:
     from leadfollow.notifications import send_first_touch as send
 

@@ -436,8 +436,11 @@ class TestQueryCount:
         self.build(reps, leads_per_rep)
         # Counts (one pass for overall, reps and sources), clock percentiles, per day,
         # business sample and calendars, overdue, moved away, rep names, breaches per
-        # day, median time to qualification.
-        with django_assert_max_num_queries(10):
+        # day, median time to qualification. On PostgreSQL the days older than 24 h come
+        # from the rollup: its sums, the uncontacted leads whose deadline is ahead, and the
+        # live days' counts and per-day counts (the rollup's zone is read once a process).
+        report()
+        with django_assert_max_num_queries(12 if connection.vendor == "postgresql" else 10):
             r = report()
         assert r["received"] == reps * leads_per_rep
         assert len(r["reps"]) == reps

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -202,7 +202,10 @@ class TestOutcomeReport:
         # The outcome counts ride on the response report's grouped query; the medians are
         # one more query, whatever the number of leads, buckets, reps or sources.
         make("5m", "qualified", 30, owner=RepFactory().user, source="partners")
-        with django_assert_num_queries(10):
+        report()  # the first report of a process reads the rollup's zone (PostgreSQL)
+        # PostgreSQL: two more for the rollup's days (the uncontacted leads whose deadline
+        # is ahead, and the live days' per-day counts).
+        with django_assert_num_queries(12 if connection.vendor == "postgresql" else 10):
             report()
 
 

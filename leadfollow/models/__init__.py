@@ -7,6 +7,7 @@ from leadfollow.models.lead import OPEN_STATUSES, Lead, LeadQuerySet, LeadStatus
 from leadfollow.models.privacy import ErasureRecord, ErasureVia
 from leadfollow.models.reminders import Reminder, ReminderKind
 from leadfollow.models.reps import Absence, PauseReason, RepProfile
+from leadfollow.models.rollup import ResponseRollup
 from leadfollow.models.routing import RoutingRule
 from leadfollow.models.scoring import Operator, ScoringRule
 from leadfollow.models.webhooks import (
@@ -41,6 +42,7 @@ __all__ = [
     "Reminder",
     "ReminderKind",
     "RepProfile",
+    "ResponseRollup",
     "RoutingRule",
     "ScoringRule",
     "Submission",
