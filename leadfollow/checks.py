@@ -626,6 +626,15 @@ def check_outcomes(app_configs=None, **kwargs) -> list:
                 id="leadfollow.E070",
             )
         )
+    if not _positive_int(lf_settings.EXACT_PERCENTILES_UP_TO):
+        errors.append(
+            Error(
+                "LEADFOLLOW['EXACT_PERCENTILES_UP_TO'] must be a positive integer.",
+                hint="Contacted leads in a period above which the response report estimates "
+                "its percentiles from a sample; 100000 by default.",
+                id="leadfollow.E072",
+            )
+        )
     if lf_settings.OUTCOME_REFERENCE_BUCKET not in OUTCOME_KEYS:
         errors.append(
             Error(

@@ -163,6 +163,10 @@ DEFAULTS: dict[str, Any] = {
     "OUTCOME_MIN_DECIDED": 20,
     # The bucket the others are compared with: within_1h, 5m, 1h, 24h, later, never, pending.
     "OUTCOME_REFERENCE_BUCKET": "within_1h",
+    # Response report: above this many contacted leads in the period, its percentiles (clock
+    # time per rep and source, time to qualification, business time) are estimated from
+    # the fixed sample of one lead in REPORT_SAMPLE_EVERY (PostgreSQL; docs/scaling.md).
+    "EXACT_PERCENTILES_UP_TO": 100_000,
 }
 
 

@@ -165,6 +165,19 @@ class MetricsBusinessSerializer(MetricsClockSerializer):
     sampled = serializers.BooleanField(help_text=_("True: estimated from a random sample."))
 
 
+class MetricsPercentilesSerializer(serializers.Serializer):
+    sampled = serializers.BooleanField(
+        help_text=_(
+            "True: the clock percentiles (overall, per rep, per source) and the medians to "
+            "qualification are estimated from the leads whose id is a multiple of "
+            "sample_every, as the period holds more than EXACT_PERCENTILES_UP_TO contacted "
+            "leads. The counts and shares are always exact."
+        )
+    )
+    measured = serializers.IntegerField(help_text=_("Contacted leads the percentiles come from."))
+    sample_every = serializers.IntegerField(allow_null=True)
+
+
 class MetricsResearchRowSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
@@ -209,6 +222,7 @@ class MetricsReportSerializer(MetricsSummarySerializer):
     filters = MetricsFiltersSerializer()
     contacted = serializers.IntegerField()
     clock = MetricsClockSerializer()
+    percentiles = MetricsPercentilesSerializer()
     business = MetricsBusinessSerializer()
     research = MetricsResearchRowSerializer(many=True)
     reps = MetricsRepRowSerializer(many=True)
