@@ -195,6 +195,7 @@ NOT_PERSONAL: dict[str, set[str]] = {
     "leadfollow.Submission": {"source", "consent_purpose", "consent_text"},
     "leadfollow.ContactAttempt": {"channel", "outcome"},
     "leadfollow.Assignment": {"reason"},
+    "leadfollow.ResponseRollup": {"source"},  # counts per day, owner and source
     "leadfollow.Reminder": {"kind"},
     "leadfollow.ErasureRecord": {"via", "lead_ids", "counts"},
     # Keys, reps and rules: the site's own configuration, not its leads. An Idempotency-Key
