@@ -45,7 +45,6 @@ Definitions
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -76,7 +75,7 @@ from leadfollow import outcomes, rollups
 from leadfollow.businesshours import business_minutes_between
 from leadfollow.calendars import CALENDAR_FIELDS, rep_calendar, site_calendar
 from leadfollow.conf import lf_settings
-from leadfollow.models import Assignment, AssignmentReason, Lead, LeadStatus, RepProfile
+from leadfollow.models import Assignment, AssignmentReason, Lead, RepProfile
 from leadfollow.models.lead import (
     BREACH_WARNING_MINUTES,
     OPEN_STATUSES,
@@ -287,9 +286,13 @@ def response_report(
     # qualification were computed from: every contacted lead, or the fixed sample.
     basis = {"sampled": False, "measured": overall["contacted"], "sample_every": None}
     if on_pg and overall["contacted"] > lf_settings.EXACT_PERCENTILES_UP_TO:
-        medians, business = _sampled_percentiles(in_period, now, overall, reps, sources)
-        basis.update(sampled=True, measured=business.pop("contacted_in_sample"))
-        basis["sample_every"] = REPORT_SAMPLE_EVERY
+        # The same queries over the fixed sample (its partial index) instead of sorting
+        # every lead of the period; the counts above stay exact.
+        in_sample = in_period.filter(RawSQL(REPORT_SAMPLE_SQL, [], output_field=BooleanField()))
+        measured = _pg_clock_percentiles(in_sample, overall, reps, sources)
+        medians = outcomes.time_to_qualification(in_sample, _bucket_filters(now), on_pg)
+        business = _business_percentiles(in_sample, measured, on_pg, sampled=True)
+        basis.update(sampled=True, measured=measured, sample_every=REPORT_SAMPLE_EVERY)
     else:
         medians, business = _exact_percentiles(in_period, now, overall, reps, sources, on_pg)
     _add_breaches(days, moves, start, end, on_pg)
@@ -513,7 +516,8 @@ def _per_source(counts: list[dict]) -> list[dict]:
 _PG_PERCENTILES = """
 SELECT GROUPING(owner_id, source), owner_id, source,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds),
+    count(*)
 FROM (
     SELECT owner_id, source, date_part('epoch', first_contacted_at - received_at) AS seconds
     FROM ({contacted}) AS contacted
@@ -525,8 +529,9 @@ GROUP BY GROUPING SETS ((), (owner_id), (source))
 
 def _pg_clock_percentiles(
     in_period: QuerySet, overall: dict, reps: list[dict], sources: list[dict]
-) -> None:
-    """PostgreSQL: ``percentile_cont`` over the contacted leads, one grouping-sets query."""
+) -> int:
+    """PostgreSQL: ``percentile_cont`` over the contacted leads, one grouping-sets query;
+    returns how many there were."""
     contacted = (
         in_period.filter(_CONTACTED)
         .order_by()
@@ -535,15 +540,17 @@ def _pg_clock_percentiles(
     try:
         sql, params = contacted.query.get_compiler(using=contacted.db).as_sql()
     except EmptyResultSet:  # e.g. Lead.objects.none(): nothing to measure
-        return
+        return 0
     with connections[contacted.db].cursor() as cursor:
         cursor.execute(_PG_PERCENTILES.format(contacted=sql), params)
         rows = cursor.fetchall()
     by_rep, by_source = {}, {}
-    for grouping, owner_id, source, median, p90 in rows:
+    measured = 0
+    for grouping, owner_id, source, median, p90, n in rows:
         figures = (_seconds_to_minutes(median), _seconds_to_minutes(p90))
         if grouping == 3:
             overall["clock"]["median_minutes"], overall["clock"]["p90_minutes"] = figures
+            measured = n
         elif grouping == 1:
             by_rep[owner_id] = figures
         else:
@@ -552,6 +559,7 @@ def _pg_clock_percentiles(
         row["median_minutes"], row["p90_minutes"] = by_rep.get(row["rep_id"], (None, None))
     for row in sources:
         row["median_minutes"], row["p90_minutes"] = by_source.get(row["source"], (None, None))
+    return measured
 
 
 def _exact_percentiles(in_period, now, overall, reps, sources, on_pg) -> tuple[dict, dict]:
@@ -570,58 +578,6 @@ def _exact_percentiles(in_period, now, overall, reps, sources, on_pg) -> tuple[d
         _clock_percentiles_of(delays, overall, reps, sources)
     medians = outcomes.time_to_qualification(in_period, _bucket_filters(now), on_pg)
     return medians, _business_percentiles(in_period, overall["contacted"], on_pg)
-
-
-def _sampled_percentiles(in_period, now, overall, reps, sources) -> tuple[dict, dict]:
-    """PostgreSQL, a period of more than EXACT_PERCENTILES_UP_TO contacted leads: every
-    percentile estimated from the leads whose id is a multiple of REPORT_SAMPLE_EVERY (a
-    systematic sample, read from its partial index instead of sorting the whole period).
-    ``clock["sampled"]`` says so; the counts stay exact."""
-    bucket, keys = _bucket_index(now)
-    in_sample = RawSQL(REPORT_SAMPLE_SQL, [], output_field=BooleanField())
-    found = (
-        in_period.filter(in_sample)
-        .order_by()
-        .annotate(_bucket=bucket)
-        .values_list(
-            "owner_id",
-            "source",
-            "_bucket",
-            _Epoch("received_at"),
-            _Epoch("first_contacted_at"),
-            "status",
-            _Epoch("decided_at"),
-        )
-    )
-    # Read with a plain cursor: Django's per-row converters were a third of this function
-    # for ~30,000 rows, and these columns need none (epoch seconds are floats: delays need
-    # no datetime; only the business-hours draws do).
-    try:
-        sql, params = found.query.get_compiler(using=found.db).as_sql()
-    except EmptyResultSet:
-        rows = []
-    else:
-        with connections[found.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    contacted, delays, qualified = [], [], []
-    qualified_status = LeadStatus.QUALIFIED.value
-    for owner_id, source, bucket_index, received, first, status, decided in rows:
-        if first is not None:
-            contacted.append((owner_id, received, first))
-            delays.append((owner_id, source, (first - received) / 60))
-        if status == qualified_status and decided is not None:
-            qualified.append((keys[bucket_index], (decided - received) / 60))
-    _clock_percentiles_of(delays, overall, reps, sources)
-    if len(contacted) > BUSINESS_SAMPLE_LIMIT:
-        contacted = random.sample(contacted, BUSINESS_SAMPLE_LIMIT)
-    draws = [
-        (owner_id, datetime.fromtimestamp(received, UTC), datetime.fromtimestamp(first, UTC))
-        for owner_id, received, first in contacted
-    ]
-    business = _business_of(draws, sampled=True)
-    business["contacted_in_sample"] = len(delays)
-    return outcomes.medians_to_qualify(qualified), business
 
 
 def _clock_percentiles_of(rows, overall: dict, reps: list[dict], sources: list[dict]) -> None:
@@ -749,15 +705,18 @@ class _Epoch(Func):
     output_field = FloatField()
 
 
-def _business_percentiles(in_period: QuerySet, contacted: int, on_pg: bool = False) -> dict:
+def _business_percentiles(
+    in_period: QuerySet, contacted: int, on_pg: bool = False, sampled: bool = False
+) -> dict:
     """Median and p90 in the owner's business minutes: Python over one column query.
 
     Above :data:`BUSINESS_SAMPLE_LIMIT` contacted leads, a random sample of about that
-    size is read instead (``sampled`` is then True): the percentiles are estimates.
+    size is read instead (``sampled`` is then True, as it is when ``in_period`` is itself
+    a sample): the percentiles are estimates.
     """
     contacted_qs = in_period.filter(_CONTACTED).order_by()
-    sampled = contacted > BUSINESS_SAMPLE_LIMIT
-    if sampled:
+    if contacted > BUSINESS_SAMPLE_LIMIT:
+        sampled = True
         contacted_qs = contacted_qs.annotate(_draw=Random()).filter(
             _draw__lt=BUSINESS_SAMPLE_LIMIT / contacted
         )
