@@ -23,6 +23,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -260,10 +261,33 @@ class DashboardViews:
             "rep_chart": self._group_chart(report["reps"], "name", gettext("Per rep")),
             "source_chart": self._group_chart(report["sources"], "source", gettext("Per source")),
             "cold_trend_chart": self._cold_trend_chart(report),
+            "day_rows": self._day_rows(report),
             "query": query,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.dashboard_template, context)
+
+    def _day_rows(self, report):
+        """The per-day table's rows, built here: a year is 365 rows of 7 cells, which the
+        template engine took ~50 ms to render node by node."""
+        return format_html_join(
+            "\n",
+            '<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td>'
+            '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+            '<td class="num">{}</td></tr>',
+            (
+                (
+                    row["day"].isoformat(),
+                    row["received"],
+                    row["decided"],
+                    row["within_1h"],
+                    charts.percent(row["within_1h_share"]),
+                    row["went_cold"],
+                    row["breaches"],
+                )
+                for row in report["days"]
+            ),
+        )
 
     def _bucket_rows(self, report):
         research = {row["key"]: row["research"] for row in report["research"]}
