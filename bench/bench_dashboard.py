@@ -76,6 +76,13 @@ FROM (
 LATERAL (SELECT CASE WHEN planned < now() THEN planned END AS contacted) AS c
 """
 
+INTAKE_COLUMNS = {
+    "lead_id": "id",
+    "to_rep_id": "owner_id",
+    "reason": "'intake'",
+    "created_at": "received_at",
+    "first_response_due": "received_at + interval '1 hour'",
+}
 ASSIGNMENT_COLUMNS = {
     "lead_id": "id",
     "from_rep_id": "owner_id",
@@ -168,6 +175,8 @@ def load(args) -> None:
         cursor.execute(LOAD_LEADS, {"n": args.leads, "first_rep": first, "reps": args.reps})
         from leadfollow.models import Assignment
 
+        # Every lead has its intake row (as intake writes one), a seventh also a breach.
+        cursor.execute(*insert_select(Assignment, INTAKE_COLUMNS, "FROM leadfollow_lead"))
         cursor.execute(
             *insert_select(
                 Assignment,

@@ -274,7 +274,11 @@ def response_report(
     else:
         counts, days = _rolled_counts(in_period, now, start, end, rolled_last, rep_id, source)
     overall = _overall(counts)
-    moves = Assignment.objects.filter(created_at__gte=lo, created_at__lt=hi)
+    # Intake rows are never moves (no "from" rep, not a breach): leaving them out lets the
+    # period's moves be read from their own index (one intake row per lead otherwise).
+    moves = Assignment.objects.exclude(reason=AssignmentReason.INTAKE).filter(
+        created_at__gte=lo, created_at__lt=hi
+    )
     if source or (leads is not None and leads.query.has_filters()):
         # Only when narrowed: a subquery over every lead would cost a full scan.
         moves = moves.filter(lead__in=scope.values("pk"))

@@ -79,6 +79,15 @@ class Assignment(models.Model):
                 condition=models.Q(notified_at__isnull=True),
                 name="leadfollow_assign_unsent_idx",
             ),
+            # The response report's moves of a period (breaches per day, reassigned away per
+            # rep): every row but the intake ones, which are most of the table (one per lead)
+            # and never a move; index-only, so a year's moves cost their own number of rows.
+            models.Index(
+                fields=["created_at"],
+                include=["from_rep", "to_rep", "reason", "actor"],
+                condition=~models.Q(reason="intake"),
+                name="leadfollow_assign_moves_idx",
+            ),
             # Its escalations on their own: rows that send nothing stay unsent (with
             # NOTIFY_ON_ASSIGNMENT off, every assignment), and the pass looks for the
             # rare unsent escalation every minute.
