@@ -268,23 +268,22 @@ def response_report(
     on_pg = _db_percentiles(in_period.db)
 
     rolled_last = _rolled_until(leads, start, end, now, in_period.db)
+    moved = None  # (reassigned away per rep, breaches per day) when the rollup has them
     if rolled_last is None:
         counts = _count_rows(in_period, now)
         days = _per_day(in_period, now, start, end, on_pg)
     else:
-        counts, days = _rolled_counts(in_period, now, start, end, rolled_last, rep_id, source)
+        counts, days, moved = _rolled_counts(
+            in_period, now, start, end, rolled_last, rep_id, source
+        )
     overall = _overall(counts)
-    # Intake rows are never moves (no "from" rep, not a breach): leaving them out lets the
-    # period's moves be read from their own index (one intake row per lead otherwise).
-    moves = Assignment.objects.exclude(reason=AssignmentReason.INTAKE).filter(
-        created_at__gte=lo, created_at__lt=hi
-    )
+    moves = Assignment.objects.filter(created_at__gte=lo, created_at__lt=hi)
     if source or (leads is not None and leads.query.has_filters()):
         # Only when narrowed: a subquery over every lead would cost a full scan.
         moves = moves.filter(lead__in=scope.values("pk"))
     if rep_id is not None:
         moves = moves.filter(from_rep_id=rep_id)
-    reps = _per_rep(counts, base, moves, now)
+    reps = _per_rep(counts, base, moves, now, away=moved[0] if moved else None)
     sources = _per_source(counts)
     # What the clock percentiles (overall, per rep and source) and the medians to
     # qualification were computed from: every contacted lead, or the fixed sample.
@@ -299,7 +298,7 @@ def response_report(
         basis.update(sampled=True, measured=measured, sample_every=REPORT_SAMPLE_EVERY)
     else:
         medians, business = _exact_percentiles(in_period, now, overall, reps, sources, on_pg)
-    _add_breaches(days, moves, start, end, on_pg)
+    _add_breaches(days, moves, start, end, on_pg, found=moved[1] if moved else None)
     for bucket in overall["outcomes"]["buckets"]:
         bucket["median_minutes_to_qualify"] = medians.get(bucket["key"])
 
@@ -366,17 +365,31 @@ def _rolled_until(leads: QuerySet | None, start: date, end: date, now: datetime,
 
 def _rolled_counts(
     in_period: QuerySet, now: datetime, start: date, end: date, last: date, rep_id, source
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[dict], list[dict], tuple[dict, dict] | None]:
     """The count rows and the days of the period: the rollup's for ``start``…``last``, the
     leads' own for the days after. What depends on ``now`` comes from the few leads whose
-    deadline is still ahead (the partial indexes of uncontacted leads)."""
+    deadline is still ahead (the partial indexes of uncontacted leads). And the period's
+    moves from the rollup — reassigned away per rep, breaches per day — unless a source is
+    asked for (moves are filed without one): None then."""
     split = period_bounds(start, last)[1]
-    rolled = rollups.read(start, last, owner_id=rep_id, source=source, using=in_period.db)
+    rolled = rollups.read(
+        start, end, leads_until=last, owner_id=rep_id, source=source, using=in_period.db
+    )
     waiting, ahead_by_day = _deadlines_ahead(
         in_period.filter(received_at__lt=split), now, start, last
     )
+    moved = None
+    if not source:
+        away: dict = {}
+        for (owner_id, _), sums in rolled.groups.items():
+            if sums["moved_away"]:
+                away[owner_id] = away.get(owner_id, 0) + sums["moved_away"]
+        breaches = {day: sums["breaches"] for day, sums in rolled.days.items()}
+        moved = (away, breaches)
     rows: dict[tuple, dict] = {}
     for key, sums in rolled.groups.items():
+        if not any(sums[name] for name in rollups.LEAD_COLUMNS):
+            continue  # moves only
         row = rows[key] = {"owner_id": key[0], "source": key[1], **dict.fromkeys(_COUNT_KEYS, 0)}
         row["received"] = sums["received"]
         for bucket in ("5m", "1h", "24h", "later"):
@@ -406,7 +419,7 @@ def _rolled_counts(
         days.append(_day_row(day, received, received, within_1h, cold))
     if last < end:
         days += _per_day(live, now, last + timedelta(days=1), end, on_pg=True)
-    return list(rows.values()), days
+    return list(rows.values()), days, moved
 
 
 def _deadlines_ahead(rolled: QuerySet, now: datetime, start: date, last: date):
@@ -467,7 +480,9 @@ def _grouped(counts: list[dict], field: str) -> dict:
     return out
 
 
-def _per_rep(counts: list[dict], base: QuerySet, moves: QuerySet, now: datetime) -> list[dict]:
+def _per_rep(
+    counts: list[dict], base: QuerySet, moves: QuerySet, now: datetime, away: dict | None = None
+) -> list[dict]:
     rows = _grouped(counts, "owner_id")
     # The rep queue's "overdue" (a missed deadline or follow-up), so both pages agree.
     overdue = dict(
@@ -477,14 +492,15 @@ def _per_rep(counts: list[dict], base: QuerySet, moves: QuerySet, now: datetime)
         .annotate(n=Count("pk"))
         .values_list("owner_id", "n")
     )
-    # to_rep may be NULL (nobody available): exclude(to_rep=from_rep) keeps those rows.
-    moves = moves.filter(from_rep__isnull=False).exclude(to_rep_id=F("from_rep_id"))
-    away = dict(
-        moves.order_by()
-        .values("from_rep_id")
-        .annotate(n=Count("pk"))
-        .values_list("from_rep_id", "n")
-    )
+    if away is None:
+        # to_rep may be NULL (nobody available): exclude(to_rep=from_rep) keeps those rows.
+        moves = moves.filter(from_rep__isnull=False).exclude(to_rep_id=F("from_rep_id"))
+        away = dict(
+            moves.order_by()
+            .values("from_rep_id")
+            .annotate(n=Count("pk"))
+            .values_list("from_rep_id", "n")
+        )
     ids = set(rows) | set(overdue) | set(away)
     user_ids = [pk for pk in ids if pk is not None]
     User = get_user_model()
@@ -676,10 +692,17 @@ def _day_expression(field: str, start: date, end: date, on_pg: bool):
     return TruncDate(field, tzinfo=zone)
 
 
-def _add_breaches(days: list[dict], moves: QuerySet, start: date, end: date, on_pg: bool) -> None:
+def _add_breaches(
+    days: list[dict], moves: QuerySet, start: date, end: date, on_pg: bool, found=None
+) -> None:
     """Missed first-response deadlines per day (the sweep's ``sla_breach`` moves and
     escalations in the period, by the day they happened; a manager's escalation is not a
-    miss): one query."""
+    miss): one query, or ``found`` (per day, from the rollup). The rollup's triggers
+    define the same moves (``rollups._breach``)."""
+    if found is not None:
+        for row in days:
+            row["breaches"] = found.get(row["day"], 0)
+        return
     rows = (
         moves.filter(
             Q(reason=AssignmentReason.SLA_BREACH)

@@ -31,6 +31,7 @@ counts from the leads (SQLite is the small, embedded case).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,7 +53,6 @@ __all__ = [
 ]
 
 TABLE = ResponseRollup._meta.db_table
-LEAD_TABLE = "leadfollow_lead"
 #: The summed columns, in the model's order.
 COUNT_COLUMNS = tuple(
     f.column
@@ -60,32 +60,16 @@ COUNT_COLUMNS = tuple(
     if f.name not in {"id", "day", "owner", "source", "is_delta"}
 )
 KEY_COLUMNS = ("day", "owner_id", "source")
-#: The lead columns a contribution reads; an UPDATE changing none of them changes no count.
-COUNTED_COLUMNS = (
-    "received_at",
-    "owner_id",
-    "source",
-    "status",
-    "first_contacted_at",
-    "first_response_due",
-)
+MOVE_COLUMNS = ("breaches", "moved_away")
+LEAD_COLUMNS = tuple(c for c in COUNT_COLUMNS if c not in MOVE_COLUMNS)
 # The contacted buckets' upper bounds, as in metrics._bucket_filters (exact hours: an
 # interval of '1 day' would follow the session time zone's DST changes).
 _BOUNDS = (("5m", "5 minutes"), ("1h", "1 hour"), ("24h", "24 hours"))
-_FUNCTION = "leadfollow_rollup_change"
 _LOCK_KEY = 0x1EAD_0011  # compaction's advisory lock
 
 
-def _contribution(rows: str, zone: str) -> str:
-    """SELECT of every rollup column for ``rows`` (a relation with the lead's counted
-    columns and ``sign``), one output row per input row."""
-    klass = "CASE WHEN first_contacted_at IS NULL THEN 'uncontacted' "
-    klass += " ".join(
-        f"WHEN first_contacted_at <= received_at + interval '{bound}' THEN '{key}'"
-        for key, bound in _BOUNDS
-    )
-    klass += " ELSE 'later' END"
-    outcome = "CASE status WHEN 'qualified' THEN 'q' WHEN 'disqualified' THEN 'dq' ELSE '' END"
+def _lead_values() -> dict[str, str]:
+    """A lead's contribution per column (over ``k``, its class, and ``o``, its outcome)."""
     values = {"received": "sign"}
     for key in ROLLUP_CLASSES:
         values[f"n_{key}"] = f"CASE WHEN k = '{key}' THEN sign ELSE 0 END"
@@ -101,12 +85,87 @@ def _contribution(rows: str, zone: str) -> str:
         "CASE WHEN first_response_due IS NOT NULL AND first_contacted_at IS NULL "
         "THEN sign ELSE 0 END"
     )
-    assert tuple(values) == COUNT_COLUMNS, "the model's columns and the triggers' disagree"
+    return values
+
+
+def _lead_rows(rows: str, zone: str) -> str:
+    klass = "CASE WHEN first_contacted_at IS NULL THEN 'uncontacted' "
+    klass += " ".join(
+        f"WHEN first_contacted_at <= received_at + interval '{bound}' THEN '{key}'"
+        for key, bound in _BOUNDS
+    )
+    klass += " ELSE 'later' END"
+    outcome = "CASE status WHEN 'qualified' THEN 'q' WHEN 'disqualified' THEN 'dq' ELSE '' END"
+    values = {**_lead_values(), **dict.fromkeys(MOVE_COLUMNS, "0")}
     return (
         f"SELECT (received_at AT TIME ZONE {_quote(zone)})::date AS day, owner_id, source, "
-        + ", ".join(f"{expression} AS {column}" for column, expression in values.items())
+        + ", ".join(f"{values[column]} AS {column}" for column in COUNT_COLUMNS)
         + f" FROM (SELECT *, {klass} AS k, {outcome} AS o FROM ({rows}) AS r) AS c"
     )
+
+
+#: A move counts as a missed deadline when the sweep made it (metrics._add_breaches: not a
+#: manager's escalation), and as "reassigned away" from its rep when it left that rep.
+def _breach(row: str = "") -> str:
+    return f"({row}reason = 'sla_breach' OR ({row}reason = 'escalation' AND {row}actor_id IS NULL))"
+
+
+def _away(row: str = "") -> str:
+    return (
+        f"({row}from_rep_id IS NOT NULL "
+        f"AND ({row}to_rep_id IS NULL OR {row}to_rep_id <> {row}from_rep_id))"
+    )
+
+
+def _move_rows(rows: str, zone: str) -> str:
+    """A move is filed by the day it happened and the rep it left (source '': the report
+    counts moves per source from the Assignment rows themselves)."""
+    values = {
+        **dict.fromkeys(LEAD_COLUMNS, "0"),
+        "breaches": f"CASE WHEN {_breach()} THEN sign ELSE 0 END",
+        "moved_away": f"CASE WHEN {_away()} THEN sign ELSE 0 END",
+    }
+    return (
+        f"SELECT (created_at AT TIME ZONE {_quote(zone)})::date AS day, "
+        "from_rep_id AS owner_id, ''::varchar AS source, "
+        + ", ".join(f"{values[column]} AS {column}" for column in COUNT_COLUMNS)
+        + f" FROM ({rows}) AS r"
+    )
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A table whose rows the rollup counts: its columns a contribution reads, the SELECT
+    of its contributions, and which of its rows count at all (the others fire nothing)."""
+
+    table: str
+    function: str
+    trigger: str  # the triggers' names: <trigger>_insert, _update, _delete
+    columns: tuple[str, ...]
+    rows: Callable[[str, str], str]  # (relation with ``columns`` and ``sign``, zone) -> SELECT
+    counts: Callable[[str], str]  # ("OLD." or "NEW.") -> SQL: that row contributes something
+
+
+SOURCES = (
+    _Source(
+        "leadfollow_lead",
+        "leadfollow_rollup_change",
+        "leadfollow_rollup",
+        ("received_at", "owner_id", "source", "status", "first_contacted_at", "first_response_due"),
+        _lead_rows,
+        lambda row: "true",
+    ),
+    # Intake rows (most of the table, one per lead) never count: their inserts fire nothing.
+    _Source(
+        "leadfollow_assignment",
+        "leadfollow_rollup_move",
+        "leadfollow_rollup_move",
+        ("created_at", "from_rep_id", "to_rep_id", "reason", "actor_id"),
+        _move_rows,
+        lambda row: f"({_breach(row)} OR {_away(row)})",
+    ),
+)
+_ZONE_FUNCTION = SOURCES[0].function  # its comment names the zone the days are filed in
 
 
 def _quote(text: str) -> str:
@@ -117,50 +176,64 @@ def _columns() -> str:
     return ", ".join((*KEY_COLUMNS, "is_delta", *COUNT_COLUMNS))
 
 
-def _side(record: str, sign: int, op: str) -> str:
-    fields = ", ".join(f"{record}.{column} AS {column}" for column in COUNTED_COLUMNS)
-    return f"SELECT {fields}, {sign} AS sign WHERE TG_OP <> '{op}'"
-
-
 def _install_sql(zone: str) -> list[str]:
-    changes = f"{_side('OLD', -1, 'INSERT')} UNION ALL {_side('NEW', 1, 'DELETE')}"
-    contribution = _contribution(changes, zone)
-    cols = ", ".join(COUNT_COLUMNS)
-    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in COUNTED_COLUMNS)
-    return [
-        f"""CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO {TABLE} ({_columns()})
-            SELECT day, owner_id, source, true, {cols} FROM ({contribution}) AS rows;
-            RETURN NULL;
-        END $$""",
-        # The zone the days are filed in, where built_zone() reads it.
-        f"COMMENT ON FUNCTION {_FUNCTION}() IS {_quote(zone)}",
+    sql = [
         f"""CREATE OR REPLACE FUNCTION leadfollow_rollup_truncate() RETURNS trigger
-        LANGUAGE plpgsql AS $$ BEGIN DELETE FROM {TABLE}; RETURN NULL; END $$""",
-        f"DROP TRIGGER IF EXISTS leadfollow_rollup_insert ON {LEAD_TABLE}",
-        f"DROP TRIGGER IF EXISTS leadfollow_rollup_update ON {LEAD_TABLE}",
-        f"DROP TRIGGER IF EXISTS leadfollow_rollup_delete ON {LEAD_TABLE}",
-        f"DROP TRIGGER IF EXISTS leadfollow_rollup_truncate ON {LEAD_TABLE}",
-        f"CREATE TRIGGER leadfollow_rollup_insert AFTER INSERT ON {LEAD_TABLE} "
-        "FOR EACH ROW EXECUTE FUNCTION leadfollow_rollup_change()",
-        f"CREATE TRIGGER leadfollow_rollup_update AFTER UPDATE OF {', '.join(COUNTED_COLUMNS)} "
-        f"ON {LEAD_TABLE} FOR EACH ROW WHEN ({changed}) "
-        "EXECUTE FUNCTION leadfollow_rollup_change()",
-        f"CREATE TRIGGER leadfollow_rollup_delete AFTER DELETE ON {LEAD_TABLE} "
-        "FOR EACH ROW EXECUTE FUNCTION leadfollow_rollup_change()",
-        f"CREATE TRIGGER leadfollow_rollup_truncate AFTER TRUNCATE ON {LEAD_TABLE} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION leadfollow_rollup_truncate()",
+        LANGUAGE plpgsql AS $$ BEGIN DELETE FROM {TABLE}; RETURN NULL; END $$"""
     ]
+    cols = ", ".join(COUNT_COLUMNS)
+    for source in SOURCES:
+
+        def side(record, sign, op, source=source):
+            fields = ", ".join(f"{record}.{c} AS {c}" for c in source.columns)
+            return f"SELECT {fields}, {sign} AS sign WHERE TG_OP <> '{op}'"
+
+        changes = f"{side('OLD', -1, 'INSERT')} UNION ALL {side('NEW', 1, 'DELETE')}"
+        changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in source.columns)
+        new, old = source.counts("NEW."), source.counts("OLD.")
+        name, table, trigger = source.function, source.table, source.trigger
+        sql += [
+            f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO {TABLE} ({_columns()})
+                SELECT day, owner_id, source, true, {cols}
+                FROM ({source.rows(changes, zone)}) AS rows;
+                RETURN NULL;
+            END $$""",
+            f"COMMENT ON FUNCTION {name}() IS {_quote(zone)}",
+            *(
+                f"DROP TRIGGER IF EXISTS {trigger}_{op} ON {table}"
+                for op in ("insert", "update", "delete", "truncate")
+            ),
+            f"CREATE TRIGGER {trigger}_insert AFTER INSERT ON {table} FOR EACH ROW "
+            f"WHEN ({new}) EXECUTE FUNCTION {name}()",
+            f"CREATE TRIGGER {trigger}_update AFTER UPDATE OF {', '.join(source.columns)} "
+            f"ON {table} FOR EACH ROW WHEN (({old} OR {new}) AND ({changed})) "
+            f"EXECUTE FUNCTION {name}()",
+            f"CREATE TRIGGER {trigger}_delete AFTER DELETE ON {table} FOR EACH ROW "
+            f"WHEN ({old}) EXECUTE FUNCTION {name}()",
+        ]
+    # TRUNCATE of the leads cascades to their assignments: one trigger empties the rollup.
+    sql.append(
+        f"CREATE TRIGGER leadfollow_rollup_truncate AFTER TRUNCATE ON {SOURCES[0].table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION leadfollow_rollup_truncate()"
+    )
+    return sql
+
+
+def _all_rows(zone: str) -> str:
+    """Every contribution of the tables as they are now."""
+    return " UNION ALL ".join(
+        source.rows(f"SELECT {', '.join(source.columns)}, 1 AS sign FROM {source.table}", zone)
+        for source in SOURCES
+    )
 
 
 def _fill_sql(zone: str) -> str:
-    rows = f"SELECT {', '.join(COUNTED_COLUMNS)}, 1 AS sign FROM {LEAD_TABLE}"
     sums = ", ".join(f"sum({c})" for c in COUNT_COLUMNS)
     return (
         f"INSERT INTO {TABLE} ({_columns()}) SELECT day, owner_id, source, false, {sums} "
-        f"FROM ({_contribution(rows, zone)}) AS rows GROUP BY day, owner_id, source"
+        f"FROM ({_all_rows(zone)}) AS rows GROUP BY day, owner_id, source"
     )
 
 
@@ -182,8 +255,9 @@ def install(connection, zone: str | None = None) -> None:
 
 def rebuild(using: str = "default") -> int:
     """Triggers for the current site zone and every row recomputed from the leads; returns
-    the rows written. Holds a SHARE lock on the lead table meanwhile (writers wait, readers
-    of leads do not), so no lead changes between the count and the new triggers. The rollup
+    the rows written. Holds SHARE locks on the lead and assignment tables meanwhile
+    (writers wait, readers do not), so nothing changes between the count and the new
+    triggers. The rollup
     is truncated, not deleted from, so its table is written anew at its compact size (after
     a bulk import, compaction leaves the differences' space behind: a year's sums read from
     a table with 1M dead rows took 49 ms instead of 13)."""
@@ -191,7 +265,8 @@ def rebuild(using: str = "default") -> int:
         return 0
     connection = connections[using]
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {LEAD_TABLE} IN SHARE MODE")
+        tables = ", ".join(source.table for source in SOURCES)
+        cursor.execute(f"LOCK TABLE {tables} IN SHARE MODE")
         install(connection)
         cursor.execute(f"TRUNCATE {TABLE}")
         cursor.execute(_fill_sql(site_zone_name()))
@@ -210,7 +285,7 @@ def compact(using: str = "default") -> int:
         if not cursor.fetchone()[0]:
             return 0
         # A key whose sums are all zero holds no lead (each lead counts once in
-        # "received"): it is dropped.
+        # "received") and no move: it is dropped.
         cursor.execute(
             f"""WITH touched AS (SELECT DISTINCT {keys} FROM {TABLE} WHERE is_delta),
             gone AS (
@@ -218,7 +293,8 @@ def compact(using: str = "default") -> int:
             )
             INSERT INTO {TABLE} ({_columns()})
             SELECT day, owner_id, source, false, {sums} FROM gone
-            GROUP BY day, owner_id, source HAVING sum(received) <> 0"""
+            GROUP BY day, owner_id, source
+            HAVING sum(received) <> 0 OR sum(breaches) <> 0 OR sum(moved_away) <> 0"""
         )
         return cursor.rowcount
 
@@ -228,7 +304,7 @@ def built_zone(using: str = "default") -> str | None:
     if not _postgres(using):
         return None
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT obj_description(to_regproc(%s), 'pg_proc')", [_FUNCTION])
+        cursor.execute("SELECT obj_description(to_regproc(%s), 'pg_proc')", [_ZONE_FUNCTION])
         return cursor.fetchone()[0]
 
 
@@ -249,17 +325,25 @@ def usable(using: str = "default") -> bool:
 
 @dataclass
 class Rolled:
-    """The rollup's sums over some days: per (owner_id, source) and per day."""
+    """The rollup's sums: per (owner_id, source) and per day; the leads' columns only for
+    the days up to ``leads_until``, the moves' for the whole range."""
 
     groups: dict[tuple, dict[str, int]]
     days: dict[date, dict[str, int]]
 
 
 def read(
-    first: date, last: date, *, owner_id=None, source: str | None = None, using: str = "default"
+    first: date,
+    last: date,
+    *,
+    leads_until: date | None = None,
+    owner_id=None,
+    source: str | None = None,
+    using: str = "default",
 ) -> Rolled:
     """Sums of the days ``first``…``last`` (both included), per (owner, source) and per day,
-    in one pass (``GROUPING SETS``)."""
+    in one pass (``GROUPING SETS``). The leads' columns stop at ``leads_until`` (default:
+    ``last``), so the report can count the newest days from the leads themselves."""
     where, params = ["day >= %s", "day <= %s"], [first, last]
     if owner_id is not None:
         where.append("owner_id = %s")
@@ -267,7 +351,11 @@ def read(
     if source:
         where.append("source = %s")
         params.append(source)
-    sums = ", ".join(f"sum({c})" for c in COUNT_COLUMNS)
+    sums = ", ".join(
+        f"sum({c}) FILTER (WHERE day <= %s)" if c in LEAD_COLUMNS else f"sum({c})"
+        for c in COUNT_COLUMNS
+    )
+    params = [leads_until or last] * len(LEAD_COLUMNS) + params
     sql = (
         f"SELECT GROUPING(day), day, owner_id, source, {sums} FROM {TABLE} "
         f"WHERE {' AND '.join(where)} GROUP BY GROUPING SETS ((owner_id, source), (day))"
@@ -276,9 +364,9 @@ def read(
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         for by_group, day, owner, src, *values in cursor.fetchall():
-            counts = dict(zip(COUNT_COLUMNS, (int(v) for v in values), strict=True))
-            if counts["received"] == 0:
-                continue  # every lead of the key moved away
+            counts = dict(zip(COUNT_COLUMNS, (int(v or 0) for v in values), strict=True))
+            if not any(counts.values()):
+                continue  # everything of the key moved away or was deleted
             if by_group:
                 groups[owner, src] = counts
             else:
@@ -287,20 +375,19 @@ def read(
 
 
 def check(using: str = "default") -> list[tuple]:
-    """Keys whose rollup sums differ from a count of the leads now: ``(key, column,
-    rollup, leads)``; empty when exact (or without a rollup)."""
+    """Keys whose rollup sums differ from a count of the leads and moves now: ``(key,
+    column, rollup, counted)``; empty when exact (or without a rollup)."""
     if not _postgres(using):
         return []
     zone = built_zone(using)
     if zone is None:
         return [(None, "triggers", None, None)]
-    rows = f"SELECT {', '.join(COUNTED_COLUMNS)}, 1 AS sign FROM {LEAD_TABLE}"
     sums = ", ".join(f"sum({c})" for c in COUNT_COLUMNS)
     sql = f"""
         WITH stored AS (
             SELECT day, owner_id, source, {sums} FROM {TABLE} GROUP BY day, owner_id, source
         ), counted AS (
-            SELECT day, owner_id, source, {sums} FROM ({_contribution(rows, zone)}) AS c
+            SELECT day, owner_id, source, {sums} FROM ({_all_rows(zone)}) AS c
             GROUP BY day, owner_id, source
         )
         SELECT s.*, c.* FROM stored AS s FULL JOIN counted AS c

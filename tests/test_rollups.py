@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import override_settings
 
 from leadfollow import metrics, rollups
-from leadfollow.models import Lead, ResponseRollup
+from leadfollow.models import Assignment, Lead, ResponseRollup
 from leadfollow.schedules import SCHEDULES
 from tests.factories import LeadFactory, RepFactory
 
@@ -43,6 +43,26 @@ def random_lead(rng, owners, sources):
     )
 
 
+def random_moves(rng, leads, owners, count):
+    """Assignment rows of every kind: intake, the sweep's breaches and escalations, a
+    manager's escalation (an actor), hand-backs, moves to nobody and to the same rep."""
+    reasons = ["intake", "sla_breach", "escalation", "manual", "handed_back", "rep_unavailable"]
+    moves = []
+    for _ in range(count):
+        lead = rng.choice(leads)
+        moves.append(
+            Assignment(
+                lead=lead,
+                reason=rng.choice(reasons),
+                from_rep=rng.choice([None, *owners]),
+                to_rep=rng.choice([None, *owners]),
+                actor=rng.choice([None, None, owners[0]]),
+                created_at=lead.received_at + timedelta(minutes=rng.randrange(0, 3 * 24 * 60)),
+            )
+        )
+    return Assignment.objects.bulk_create(moves)
+
+
 def counted(monkeypatch, **kwargs):
     """The report as counted from the leads, not the rollup."""
     with monkeypatch.context() as patch:
@@ -68,6 +88,7 @@ def test_report_from_the_rollup_equals_counting_the_leads(seed, monkeypatch):
     owners = [RepFactory().user for _ in range(4)]
     sources = ["web", "ads", "chat"]
     leads = Lead.objects.bulk_create(random_lead(rng, [*owners, None], sources) for _ in range(300))
+    moves = random_moves(rng, leads, owners, 200)
     assert rollups.check() == []
     assert_same_reports(monkeypatch, rng, owners, sources)
 
@@ -90,8 +111,13 @@ def test_report_from_the_rollup_equals_counting_the_leads(seed, monkeypatch):
             "WHERE id = ANY(%s)",
             [[lead.pk for lead in leads[50:60]]],
         )
+    Assignment.objects.filter(pk__in=[move.pk for move in moves[:20]]).update(actor=None)
+    random_moves(rng, leads[100:], owners, 50)
+    rollups.compact()
+    # A deleted lead takes its moves along (CASCADE); a deleted user leaves leads and moves
+    # without that person (SET NULL on owner, from, to and actor).
     Lead.objects.filter(pk__in=[lead.pk for lead in leads[60:70]]).delete()
-    get_user_model().objects.filter(pk=owners[3].pk).delete()  # owner SET NULL
+    get_user_model().objects.filter(pk=owners[3].pk).delete()
     assert rollups.check() == []
     assert_same_reports(monkeypatch, rng, owners[:3], sources)
     rollups.compact()
@@ -121,7 +147,8 @@ def test_compaction_collapses_each_key_to_one_row_and_keeps_the_sums():
 @postgres
 @pytest.mark.django_db(transaction=True)  # TRUNCATE waits for no pending FK checks
 def test_truncate_empties_the_rollup():
-    LeadFactory.create_batch(3, received_at=NOW - timedelta(days=2))
+    for lead in LeadFactory.create_batch(3, received_at=NOW - timedelta(days=2)):
+        Assignment.objects.create(lead=lead, from_rep=RepFactory().user, reason="sla_breach")
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE leadfollow_lead CASCADE")
     assert not ResponseRollup.objects.exists()

@@ -79,9 +79,10 @@ class Assignment(models.Model):
                 condition=models.Q(notified_at__isnull=True),
                 name="leadfollow_assign_unsent_idx",
             ),
-            # The response report's moves of a period (breaches per day, reassigned away per
-            # rep): every row but the intake ones, which are most of the table (one per lead)
-            # and never a move; index-only, so a year's moves cost their own number of rows.
+            # The response report's breaches of a period when it counts them from these rows
+            # (a source asked for): every row but the intake ones, which are most of the
+            # table (one per lead) and never a breach; PostgreSQL proves a breach's reasons
+            # imply this predicate, so the query reads the moves, not every lead's row.
             models.Index(
                 fields=["created_at"],
                 include=["from_rep", "to_rep", "reason", "actor"],

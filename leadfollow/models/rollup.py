@@ -15,8 +15,9 @@ def _count(label):
 class ResponseRollup(models.Model):
     """The response report's counts of one (day, owner, source), kept by database triggers.
 
-    Written only by PostgreSQL triggers on the lead table (every INSERT, UPDATE and DELETE
-    of a lead, whatever wrote it, adds a row of +1/−1 differences) and collapsed by
+    Written only by PostgreSQL triggers on the lead and assignment tables (every INSERT,
+    UPDATE and DELETE that changes a count, whatever wrote it, adds a row of +1/−1
+    differences) and collapsed by
     :func:`leadfollow.rollups.compact`; rows are summed when read, so they are exact at every
     moment. See :mod:`leadfollow.rollups`.
     """
@@ -55,6 +56,10 @@ class ResponseRollup(models.Model):
     # First contacted after the deadline; not contacted and given a deadline.
     late = _count(_("contacted after the deadline"))
     uncontacted_due = _count(_("not contacted, with a deadline"))
+    # Moves (Assignment rows), filed by the day they happened and the rep they left, with
+    # source "": deadlines missed (the sweep's moves and escalations) and moves away.
+    breaches = _count(_("deadlines missed"))
+    moved_away = _count(_("reassigned away"))
 
     class Meta:
         verbose_name = _("response rollup")
