@@ -645,6 +645,33 @@ def check_outcomes(app_configs=None, **kwargs) -> list:
     return errors
 
 
+@register(Tags.database)
+def check_rollup_zone(app_configs=None, databases=None, **kwargs) -> list:
+    """W073: the response rollup files days in another zone than the site's (database
+    checks run with ``migrate`` and ``check --database``)."""
+    from django.db import DatabaseError
+
+    from leadfollow import rollups
+
+    warnings = []
+    for alias in databases or ():
+        try:
+            built = rollups.built_zone(alias)
+        except DatabaseError:
+            continue  # not migrated yet
+        if built is not None and built != rollups.site_zone_name():
+            warnings.append(
+                Warning(
+                    f"The response rollup of database {alias!r} files leads by day in "
+                    f"{built}, the site's time zone is {rollups.site_zone_name()}: the "
+                    "report counts every lead (correct, slower) until it is rebuilt.",
+                    hint=f"Run: manage.py leadfollow_rollups --rebuild --database {alias}",
+                    id="leadfollow.W073",
+                )
+            )
+    return warnings
+
+
 def _is_spectacular_schema(path) -> bool:
     if path == SPECTACULAR_SCHEMA:
         return True

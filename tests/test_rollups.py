@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
@@ -188,6 +189,26 @@ def test_another_site_zone_counts_the_leads_until_rebuilt(monkeypatch):
     assert not rollups.usable()  # built for New York now
     call_command("leadfollow_rollups", "--rebuild")
     assert [d["received"] for d in metrics.response_report(**kwargs)["days"]] == [0, 2]
+
+
+@postgres
+def test_a_zone_postgresql_does_not_know_changes_nothing():
+    unknown = override_settings(LEADFOLLOW={"TIME_ZONE": "Mars/Olympus_Mons"})
+    with unknown, pytest.raises(CommandError, match="does not know the time zone"):
+        call_command("leadfollow_rollups", "--rebuild")
+    assert rollups.built_zone() == "Europe/Berlin"
+    LeadFactory(received_at=NOW)  # writes still work
+    assert rollups.check() == []
+
+
+@postgres
+def test_the_database_check_warns_of_another_zone():
+    assert "leadfollow.W073" not in {e.id for e in run_checks(databases=["default"])}
+    with override_settings(LEADFOLLOW={"TIME_ZONE": "America/New_York"}):
+        found = {e.id for e in run_checks(databases=["default"])}
+        assert "leadfollow.W073" in found
+        call_command("leadfollow_rollups", "--rebuild")
+        assert "leadfollow.W073" not in {e.id for e in run_checks(databases=["default"])}
 
 
 def test_without_postgres_there_is_no_rollup(capsys):

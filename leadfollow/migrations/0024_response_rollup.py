@@ -14,7 +14,10 @@ def build(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         from leadfollow import rollups
 
-        rollups.rebuild(schema_editor.connection.alias)
+        try:
+            rollups.rebuild(schema_editor.connection.alias)
+        except rollups.UnknownZone as error:  # no triggers: the report counts the leads
+            print(f"\n  {error}")
 
 
 def unbuild(apps, schema_editor):
@@ -114,7 +117,6 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("reason", "intake"), _negated=True),
                 fields=["created_at"],
-                include=("from_rep", "to_rep", "reason", "actor"),
                 name="leadfollow_assign_moves_idx",
             ),
         ),

@@ -85,7 +85,6 @@ class Assignment(models.Model):
             # imply this predicate, so the query reads the moves, not every lead's row.
             models.Index(
                 fields=["created_at"],
-                include=["from_rep", "to_rep", "reason", "actor"],
                 condition=~models.Q(reason="intake"),
                 name="leadfollow_assign_moves_idx",
             ),

@@ -27,7 +27,10 @@ class Command(BaseCommand):
             )
             return
         if options["rebuild"]:
-            rows = rollups.rebuild(using)
+            try:
+                rows = rollups.rebuild(using)
+            except rollups.UnknownZone as error:
+                raise CommandError(str(error)) from None
             self.stdout.write(f"Rebuilt for {rollups.site_zone_name()}: {rows} row(s).")
         elif options["compact"]:
             self.stdout.write(f"Compacted {rollups.compact(using)} key(s).")
