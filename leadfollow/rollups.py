@@ -7,11 +7,13 @@ them for the days it can (see :func:`leadfollow.metrics.response_report`).
 
 Exact by construction:
 
-* **Triggers** on the lead table, not application code, keep the rollup: every INSERT,
-  DELETE and every UPDATE that changes a counted column (receipt, owner, source, status,
-  first contact, deadline) appends the lead's old contribution with sign −1 and its new one
-  with +1, in the writer's own transaction — the ORM, ``bulk_update``, ``QuerySet.update``,
-  raw SQL, COPY and admin deletes alike. TRUNCATE empties the rollup.
+* **Triggers** on the lead and assignment tables, not application code, keep the rollup:
+  every INSERT, DELETE and every UPDATE that changes a counted column (a lead's receipt,
+  owner, source, status, first contact, deadline; a move's time, reps, reason, actor)
+  appends the row's old contribution with sign −1 and its new one with +1, in the writer's
+  own transaction — the ORM, ``bulk_update``, ``QuerySet.update``, raw SQL, COPY, admin
+  deletes and their cascades alike. Rows that count nothing (intake's Assignment row) fire
+  nothing. TRUNCATE of the leads empties the rollup.
 * **Append, never update in place**: writers only INSERT difference rows, so concurrent
   intakes and sweeps never wait on a shared counter row (and cannot deadlock on one).
 * **Sums, never trusted rows**: a reader adds up every row of its keys, differences
@@ -22,7 +24,11 @@ Exact by construction:
   leads (see ``metrics``); a deadline is stored as "has one", and the ones still ahead are
   counted live.
 
-The day is the receipt date in the site time zone the triggers were built with
+The triggers restate in SQL what ``metrics`` says with querysets (the buckets, a breach, a
+move away); ``tests/test_rollups.py`` holds the two together on random data.
+
+A lead's day is its receipt date (a move's: the day it happened) in the site time zone the
+triggers were built with
 (:func:`built_zone`); when ``LEADFOLLOW["TIME_ZONE"]`` changes, :func:`usable` is False and
 the report counts from the leads until ``manage.py leadfollow_rollups --rebuild`` rebuilds
 the triggers and the rows for the new zone. Other databases have no rollup: the report
@@ -43,6 +49,7 @@ from leadfollow.models.rollup import ROLLUP_CLASSES
 
 __all__ = [
     "COUNT_COLUMNS",
+    "UnknownZone",
     "built_zone",
     "check",
     "compact",
@@ -144,6 +151,7 @@ class _Source:
     columns: tuple[str, ...]
     rows: Callable[[str, str], str]  # (relation with ``columns`` and ``sign``, zone) -> SELECT
     counts: Callable[[str], str]  # ("OLD." or "NEW.") -> SQL: that row contributes something
+    truncated: str  # what TRUNCATE of the table does to the rollup
 
 
 SOURCES = (
@@ -154,6 +162,8 @@ SOURCES = (
         ("received_at", "owner_id", "source", "status", "first_contacted_at", "first_response_due"),
         _lead_rows,
         lambda row: "true",
+        # A TRUNCATE of the leads cascades to their moves: nothing is left to count.
+        f"DELETE FROM {TABLE}",
     ),
     # Intake rows (most of the table, one per lead) never count: their inserts fire nothing.
     _Source(
@@ -163,6 +173,7 @@ SOURCES = (
         ("created_at", "from_rep_id", "to_rep_id", "reason", "actor_id"),
         _move_rows,
         lambda row: f"({_breach(row)} OR {_away(row)})",
+        f"UPDATE {TABLE} SET breaches = 0, moved_away = 0 WHERE breaches <> 0 OR moved_away <> 0",
     ),
 )
 _ZONE_FUNCTION = SOURCES[0].function  # its comment names the zone the days are filed in
@@ -177,10 +188,7 @@ def _columns() -> str:
 
 
 def _install_sql(zone: str) -> list[str]:
-    sql = [
-        f"""CREATE OR REPLACE FUNCTION leadfollow_rollup_truncate() RETURNS trigger
-        LANGUAGE plpgsql AS $$ BEGIN DELETE FROM {TABLE}; RETURN NULL; END $$"""
-    ]
+    sql = []
     cols = ", ".join(COUNT_COLUMNS)
     for source in SOURCES:
 
@@ -212,12 +220,11 @@ def _install_sql(zone: str) -> list[str]:
             f"EXECUTE FUNCTION {name}()",
             f"CREATE TRIGGER {trigger}_delete AFTER DELETE ON {table} FOR EACH ROW "
             f"WHEN ({old}) EXECUTE FUNCTION {name}()",
+            f"""CREATE OR REPLACE FUNCTION {name}_truncate() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN {source.truncated}; RETURN NULL; END $$""",
+            f"CREATE TRIGGER {trigger}_truncate AFTER TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_truncate()",
         ]
-    # TRUNCATE of the leads cascades to their assignments: one trigger empties the rollup.
-    sql.append(
-        f"CREATE TRIGGER leadfollow_rollup_truncate AFTER TRUNCATE ON {SOURCES[0].table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION leadfollow_rollup_truncate()"
-    )
     return sql
 
 

@@ -28,7 +28,7 @@ def unbuild(apps, schema_editor):
         ):
             for name in ("insert", "update", "delete", "truncate"):
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {prefix}_{name} ON {table}")
-        for function in ("change", "move", "truncate"):
+        for function in ("change", "change_truncate", "move", "move_truncate"):
             schema_editor.execute(f"DROP FUNCTION IF EXISTS leadfollow_rollup_{function}()")
 
 
