@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
-from leadfollow import metrics, rollups
+from leadfollow import metrics, rollups, tasks
 from leadfollow.models import Assignment, Lead, ResponseRollup
 from leadfollow.schedules import SCHEDULES
 from tests.factories import LeadFactory, RepFactory
@@ -225,5 +225,12 @@ def test_without_postgres_there_is_no_rollup(capsys):
     assert not ResponseRollup.objects.exists()
 
 
-def test_compaction_is_scheduled():
+def test_compaction_is_scheduled_and_its_task_compacts():
     assert SCHEDULES["leadfollow.rollups"]["func"] == "leadfollow.tasks.compact_rollups"
+    LeadFactory(received_at=NOW - timedelta(days=2))
+    collapsed = tasks.compact_rollups()
+    if connection.vendor == "postgresql":
+        assert collapsed == 1
+        assert not ResponseRollup.objects.filter(is_delta=True).exists()
+    else:
+        assert collapsed == 0
