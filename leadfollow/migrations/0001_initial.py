@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,566 +17,191 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="ScoringRule",
+            name='ScoringRule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=120, verbose_name="name")),
-                (
-                    "field_path",
-                    models.CharField(
-                        help_text="A lead field (source, company, email, email_domain, phone, name, message, status) or attributes.KEY, dotted for nesting, e.g. attributes.utm.campaign.",
-                        max_length=200,
-                        verbose_name="field",
-                    ),
-                ),
-                (
-                    "operator",
-                    models.CharField(
-                        choices=[
-                            ("eq", "equals"),
-                            ("ne", "does not equal"),
-                            ("in", "is one of"),
-                            ("contains", "contains"),
-                            ("startswith", "starts with"),
-                            ("exists", "is present"),
-                            ("gt", "greater than"),
-                            ("gte", "greater than or equal"),
-                            ("lt", "less than"),
-                            ("lte", "less than or equal"),
-                        ],
-                        max_length=16,
-                        verbose_name="operator",
-                    ),
-                ),
-                (
-                    "value",
-                    models.JSONField(
-                        blank=True,
-                        help_text="A number, a text, or a list for “is one of”. Not used by “is present”.",
-                        null=True,
-                        verbose_name="value",
-                    ),
-                ),
-                (
-                    "points",
-                    models.IntegerField(
-                        help_text="Negative values lower the score.", verbose_name="points"
-                    ),
-                ),
-                ("active", models.BooleanField(default=True, verbose_name="active")),
-                (
-                    "note",
-                    models.CharField(blank=True, max_length=200, verbose_name="note for reps"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=120, verbose_name='name')),
+                ('field_path', models.CharField(help_text='A lead field (source, company, email, email_domain, phone, name, message, status) or attributes.KEY, dotted for nesting, e.g. attributes.utm.campaign.', max_length=200, verbose_name='field')),
+                ('operator', models.CharField(choices=[('eq', 'equals'), ('ne', 'does not equal'), ('in', 'is one of'), ('contains', 'contains'), ('startswith', 'starts with'), ('exists', 'is present'), ('gt', 'greater than'), ('gte', 'greater than or equal'), ('lt', 'less than'), ('lte', 'less than or equal')], max_length=16, verbose_name='operator')),
+                ('value', models.JSONField(blank=True, help_text='A number, a text, or a list for “is one of”. Not used by “is present”.', null=True, verbose_name='value')),
+                ('points', models.IntegerField(help_text='Negative values lower the score.', verbose_name='points')),
+                ('active', models.BooleanField(default=True, verbose_name='active')),
+                ('note', models.CharField(blank=True, max_length=200, verbose_name='note for reps')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
             ],
             options={
-                "verbose_name": "scoring rule",
-                "verbose_name_plural": "scoring rules",
-                "ordering": ["name"],
+                'verbose_name': 'scoring rule',
+                'verbose_name_plural': 'scoring rules',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Lead",
+            name='Lead',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200, verbose_name="name")),
-                (
-                    "email",
-                    models.EmailField(
-                        blank=True,
-                        help_text="Stored lower-cased.",
-                        max_length=254,
-                        verbose_name="e-mail",
-                    ),
-                ),
-                ("phone", models.CharField(blank=True, max_length=32, verbose_name="phone")),
-                ("company", models.CharField(blank=True, max_length=200, verbose_name="company")),
-                ("message", models.TextField(blank=True, verbose_name="message")),
-                ("source", models.SlugField(default="web", max_length=64, verbose_name="source")),
-                (
-                    "external_id",
-                    models.CharField(
-                        blank=True,
-                        help_text="The sender's id for this lead; unique per source.",
-                        max_length=128,
-                        null=True,
-                        verbose_name="external id",
-                    ),
-                ),
-                (
-                    "attributes",
-                    models.JSONField(
-                        blank=True,
-                        default=dict,
-                        help_text="Interest signals: pages viewed, company size, budget, UTM tags…",
-                        verbose_name="attributes",
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("new", "New"),
-                            ("working", "Working"),
-                            ("qualified", "Qualified"),
-                            ("disqualified", "Disqualified"),
-                        ],
-                        default="new",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "received_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="received at"
-                    ),
-                ),
-                (
-                    "assigned_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="assigned at"),
-                ),
-                (
-                    "first_response_due",
-                    models.DateTimeField(blank=True, null=True, verbose_name="first response due"),
-                ),
-                (
-                    "first_contacted_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="first contacted at"),
-                ),
-                (
-                    "last_contacted_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="last contacted at"),
-                ),
-                (
-                    "next_follow_up_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="next follow-up at"),
-                ),
-                ("score", models.IntegerField(default=0, verbose_name="score")),
-                (
-                    "reassignment_count",
-                    models.PositiveIntegerField(default=0, verbose_name="reassignments"),
-                ),
-                (
-                    "escalated_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="escalated at"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="leadfollow_leads",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="owner",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200, verbose_name='name')),
+                ('email', models.EmailField(blank=True, help_text='Stored lower-cased.', max_length=254, verbose_name='e-mail')),
+                ('phone', models.CharField(blank=True, max_length=32, verbose_name='phone')),
+                ('company', models.CharField(blank=True, max_length=200, verbose_name='company')),
+                ('message', models.TextField(blank=True, verbose_name='message')),
+                ('source', models.SlugField(default='web', max_length=64, verbose_name='source')),
+                ('external_id', models.CharField(blank=True, help_text="The sender's id for this lead; unique per source.", max_length=128, null=True, verbose_name='external id')),
+                ('attributes', models.JSONField(blank=True, default=dict, help_text='Interest signals: pages viewed, company size, budget, UTM tags…', verbose_name='attributes')),
+                ('status', models.CharField(choices=[('new', 'New'), ('working', 'Working'), ('qualified', 'Qualified'), ('disqualified', 'Disqualified')], default='new', max_length=16, verbose_name='status')),
+                ('received_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='received at')),
+                ('assigned_at', models.DateTimeField(blank=True, null=True, verbose_name='assigned at')),
+                ('first_response_due', models.DateTimeField(blank=True, null=True, verbose_name='first response due')),
+                ('first_contacted_at', models.DateTimeField(blank=True, null=True, verbose_name='first contacted at')),
+                ('last_contacted_at', models.DateTimeField(blank=True, null=True, verbose_name='last contacted at')),
+                ('next_follow_up_at', models.DateTimeField(blank=True, null=True, verbose_name='next follow-up at')),
+                ('score', models.IntegerField(default=0, verbose_name='score')),
+                ('reassignment_count', models.PositiveIntegerField(default=0, verbose_name='reassignments')),
+                ('escalated_at', models.DateTimeField(blank=True, null=True, verbose_name='escalated at')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leadfollow_leads', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
             ],
             options={
-                "verbose_name": "lead",
-                "verbose_name_plural": "leads",
-                "ordering": ["-received_at"],
-                "permissions": [("manage_leads", "Can see and manage every rep's leads")],
+                'verbose_name': 'lead',
+                'verbose_name_plural': 'leads',
+                'ordering': ['-received_at'],
+                'permissions': [('manage_leads', "Can see and manage every rep's leads")],
             },
         ),
         migrations.CreateModel(
-            name="ContactAttempt",
+            name='ContactAttempt',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "channel",
-                    models.CharField(
-                        choices=[
-                            ("call", "Call"),
-                            ("email", "E-mail"),
-                            ("sms", "SMS"),
-                            ("meeting", "Meeting"),
-                            ("other", "Other"),
-                        ],
-                        max_length=16,
-                        verbose_name="channel",
-                    ),
-                ),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("no_answer", "No answer"),
-                            ("voicemail", "Left voicemail"),
-                            ("sent", "Message sent"),
-                            ("connected", "Connected"),
-                            ("decision_maker", "Reached decision maker"),
-                            ("meeting_booked", "Meeting booked"),
-                            ("call_back", "Asked to call back"),
-                            ("bad_number", "Bad number or address"),
-                            ("not_interested", "Not interested"),
-                        ],
-                        max_length=32,
-                        verbose_name="outcome",
-                    ),
-                ),
-                (
-                    "attempted_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="attempted at"
-                    ),
-                ),
-                ("note", models.TextField(blank=True, verbose_name="note")),
-                (
-                    "automated",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Sent by a system (e.g. an auto-reply), not by a person.",
-                        verbose_name="automated",
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="logged at")),
-                (
-                    "rep",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="leadfollow_attempts",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="rep",
-                    ),
-                ),
-                (
-                    "lead",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="attempts",
-                        to="leadfollow.lead",
-                        verbose_name="lead",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('channel', models.CharField(choices=[('call', 'Call'), ('email', 'E-mail'), ('sms', 'SMS'), ('meeting', 'Meeting'), ('other', 'Other')], max_length=16, verbose_name='channel')),
+                ('outcome', models.CharField(choices=[('no_answer', 'No answer'), ('voicemail', 'Left voicemail'), ('sent', 'Message sent'), ('connected', 'Connected'), ('decision_maker', 'Reached decision maker'), ('meeting_booked', 'Meeting booked'), ('call_back', 'Asked to call back'), ('bad_number', 'Bad number or address'), ('not_interested', 'Not interested')], max_length=32, verbose_name='outcome')),
+                ('attempted_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='attempted at')),
+                ('note', models.TextField(blank=True, verbose_name='note')),
+                ('automated', models.BooleanField(default=False, help_text='Sent by a system (e.g. an auto-reply), not by a person.', verbose_name='automated')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='logged at')),
+                ('rep', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leadfollow_attempts', to=settings.AUTH_USER_MODEL, verbose_name='rep')),
+                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='leadfollow.lead', verbose_name='lead')),
             ],
             options={
-                "verbose_name": "contact attempt",
-                "verbose_name_plural": "contact attempts",
-                "ordering": ["-attempted_at"],
+                'verbose_name': 'contact attempt',
+                'verbose_name_plural': 'contact attempts',
+                'ordering': ['-attempted_at'],
             },
         ),
         migrations.CreateModel(
-            name="Assignment",
+            name='Assignment',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "reason",
-                    models.CharField(
-                        choices=[
-                            ("intake", "New lead"),
-                            ("sla_breach", "First-response deadline missed"),
-                            ("rep_unavailable", "Rep became unavailable"),
-                            ("manual", "Assigned by hand"),
-                            ("escalation", "Escalated to managers"),
-                        ],
-                        max_length=32,
-                        verbose_name="reason",
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="at"),
-                ),
-                (
-                    "first_response_due",
-                    models.DateTimeField(blank=True, null=True, verbose_name="deadline set"),
-                ),
-                (
-                    "notified_at",
-                    models.DateTimeField(
-                        blank=True, editable=False, null=True, verbose_name="rep notified at"
-                    ),
-                ),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Who made the change; empty when leadfollow did it.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="actor",
-                    ),
-                ),
-                (
-                    "from_rep",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="from rep",
-                    ),
-                ),
-                (
-                    "to_rep",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="leadfollow_assignments",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="to rep",
-                    ),
-                ),
-                (
-                    "lead",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="assignments",
-                        to="leadfollow.lead",
-                        verbose_name="lead",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reason', models.CharField(choices=[('intake', 'New lead'), ('sla_breach', 'First-response deadline missed'), ('rep_unavailable', 'Rep became unavailable'), ('manual', 'Assigned by hand'), ('escalation', 'Escalated to managers')], max_length=32, verbose_name='reason')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
+                ('first_response_due', models.DateTimeField(blank=True, null=True, verbose_name='deadline set')),
+                ('notified_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='rep notified at')),
+                ('actor', models.ForeignKey(blank=True, help_text='Who made the change; empty when leadfollow did it.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor')),
+                ('from_rep', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='from rep')),
+                ('to_rep', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leadfollow_assignments', to=settings.AUTH_USER_MODEL, verbose_name='to rep')),
+                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='leadfollow.lead', verbose_name='lead')),
             ],
             options={
-                "verbose_name": "assignment",
-                "verbose_name_plural": "assignments",
-                "ordering": ["-created_at", "-pk"],
-                "get_latest_by": "created_at",
+                'verbose_name': 'assignment',
+                'verbose_name_plural': 'assignments',
+                'ordering': ['-created_at', '-pk'],
+                'get_latest_by': 'created_at',
             },
         ),
         migrations.CreateModel(
-            name="RepProfile",
+            name='RepProfile',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "accepting_leads",
-                    models.BooleanField(default=True, verbose_name="accepting leads"),
-                ),
-                (
-                    "timezone",
-                    models.CharField(
-                        blank=True,
-                        help_text="IANA name such as Europe/Berlin; empty uses the site's business calendar.",
-                        max_length=64,
-                        validators=[leadfollow.models.reps._validate_timezone],
-                        verbose_name="time zone",
-                    ),
-                ),
-                (
-                    "working_hours",
-                    models.JSONField(
-                        blank=True,
-                        default=dict,
-                        help_text='Weekly windows in local time, e.g. {"mon": [["09:00", "17:00"]]}; empty uses the site\'s business hours.',
-                        validators=[leadfollow.models.reps._validate_working_hours],
-                        verbose_name="working hours",
-                    ),
-                ),
-                (
-                    "capacity",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="Most open, uncontacted leads at once; empty uses the site default.",
-                        null=True,
-                        verbose_name="capacity",
-                    ),
-                ),
-                (
-                    "weight",
-                    models.PositiveSmallIntegerField(
-                        default=1, help_text="Relative share of new leads.", verbose_name="weight"
-                    ),
-                ),
-                (
-                    "last_assigned_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="last assigned at"),
-                ),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="leadfollow_rep",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="user",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('accepting_leads', models.BooleanField(default=True, verbose_name='accepting leads')),
+                ('timezone', models.CharField(blank=True, help_text="IANA name such as Europe/Berlin; empty uses the site's business calendar.", max_length=64, validators=[leadfollow.models.reps._validate_timezone], verbose_name='time zone')),
+                ('working_hours', models.JSONField(blank=True, default=dict, help_text='Weekly windows in local time, e.g. {"mon": [["09:00", "17:00"]]}; empty uses the site\'s business hours.', validators=[leadfollow.models.reps._validate_working_hours], verbose_name='working hours')),
+                ('capacity', models.PositiveIntegerField(blank=True, help_text='Most open, uncontacted leads at once; empty uses the site default.', null=True, verbose_name='capacity')),
+                ('weight', models.PositiveSmallIntegerField(default=1, help_text='Relative share of new leads.', verbose_name='weight')),
+                ('last_assigned_at', models.DateTimeField(blank=True, null=True, verbose_name='last assigned at')),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='leadfollow_rep', to=settings.AUTH_USER_MODEL, verbose_name='user')),
             ],
             options={
-                "verbose_name": "rep availability",
-                "verbose_name_plural": "rep availability",
-                "ordering": ["user__username"],
+                'verbose_name': 'rep availability',
+                'verbose_name_plural': 'rep availability',
+                'ordering': ['user__username'],
             },
         ),
         migrations.CreateModel(
-            name="Absence",
+            name='Absence',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("starts_at", models.DateTimeField(verbose_name="starts at")),
-                ("ends_at", models.DateTimeField(verbose_name="ends at")),
-                ("reason", models.CharField(blank=True, max_length=200, verbose_name="reason")),
-                (
-                    "rep",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="absences",
-                        to="leadfollow.repprofile",
-                        verbose_name="rep",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('starts_at', models.DateTimeField(verbose_name='starts at')),
+                ('ends_at', models.DateTimeField(verbose_name='ends at')),
+                ('reason', models.CharField(blank=True, max_length=200, verbose_name='reason')),
+                ('rep', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='absences', to='leadfollow.repprofile', verbose_name='rep')),
             ],
             options={
-                "verbose_name": "absence",
-                "verbose_name_plural": "absences",
-                "ordering": ["-starts_at"],
+                'verbose_name': 'absence',
+                'verbose_name_plural': 'absences',
+                'ordering': ['-starts_at'],
             },
         ),
         migrations.CreateModel(
-            name="Submission",
+            name='Submission',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("source", models.SlugField(max_length=64, verbose_name="source")),
-                (
-                    "external_id",
-                    models.CharField(
-                        blank=True, max_length=128, null=True, verbose_name="external id"
-                    ),
-                ),
-                (
-                    "received_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="received at"
-                    ),
-                ),
-                ("message", models.TextField(blank=True, verbose_name="message")),
-                (
-                    "attributes",
-                    models.JSONField(blank=True, default=dict, verbose_name="attributes"),
-                ),
-                (
-                    "lead",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="submissions",
-                        to="leadfollow.lead",
-                        verbose_name="lead",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('source', models.SlugField(max_length=64, verbose_name='source')),
+                ('external_id', models.CharField(blank=True, max_length=128, null=True, verbose_name='external id')),
+                ('received_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='received at')),
+                ('message', models.TextField(blank=True, verbose_name='message')),
+                ('attributes', models.JSONField(blank=True, default=dict, verbose_name='attributes')),
+                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='submissions', to='leadfollow.lead', verbose_name='lead')),
             ],
             options={
-                "verbose_name": "repeat submission",
-                "verbose_name_plural": "repeat submissions",
-                "ordering": ["-received_at"],
+                'verbose_name': 'repeat submission',
+                'verbose_name_plural': 'repeat submissions',
+                'ordering': ['-received_at'],
             },
         ),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(
-                condition=models.Q(
-                    ("first_contacted_at__isnull", True), ("status__in", ["new", "working"])
-                ),
-                fields=["first_response_due"],
-                name="leadfollow_lead_cold_idx",
-            ),
+            model_name='lead',
+            index=models.Index(condition=models.Q(('first_contacted_at__isnull', True), ('status__in', ['new', 'working'])), fields=['first_response_due'], name='leadfollow_lead_cold_idx'),
         ),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(
-                condition=models.Q(("status__in", ["new", "working"])),
-                fields=["owner", "first_response_due"],
-                name="leadfollow_lead_rep_open_idx",
-            ),
+            model_name='lead',
+            index=models.Index(condition=models.Q(('status__in', ['new', 'working'])), fields=['owner', 'first_response_due'], name='leadfollow_lead_rep_open_idx'),
         ),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(
-                condition=models.Q(("status__in", ["new", "working"])),
-                fields=["email"],
-                name="leadfollow_lead_open_email_idx",
-            ),
+            model_name='lead',
+            index=models.Index(condition=models.Q(('status__in', ['new', 'working'])), fields=['email'], name='leadfollow_lead_open_email_idx'),
         ),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(fields=["received_at"], name="leadfollow_lead_received_idx"),
+            model_name='lead',
+            index=models.Index(fields=['received_at'], name='leadfollow_lead_received_idx'),
         ),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(
-                condition=models.Q(
-                    ("next_follow_up_at__isnull", False), ("status__in", ["new", "working"])
-                ),
-                fields=["next_follow_up_at"],
-                name="leadfollow_lead_follow_up_idx",
-            ),
+            model_name='lead',
+            index=models.Index(condition=models.Q(('next_follow_up_at__isnull', False), ('status__in', ['new', 'working'])), fields=['next_follow_up_at'], name='leadfollow_lead_follow_up_idx'),
         ),
         migrations.AddConstraint(
-            model_name="lead",
-            constraint=models.UniqueConstraint(
-                fields=("source", "external_id"), name="leadfollow_lead_unique_external_id"
-            ),
+            model_name='lead',
+            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='leadfollow_lead_unique_external_id'),
         ),
         migrations.AddIndex(
-            model_name="contactattempt",
-            index=models.Index(fields=["lead", "attempted_at"], name="leadfollow_attempt_lead_idx"),
+            model_name='contactattempt',
+            index=models.Index(fields=['lead', 'attempted_at'], name='leadfollow_attempt_lead_idx'),
         ),
         migrations.AddIndex(
-            model_name="assignment",
-            index=models.Index(fields=["lead", "created_at"], name="leadfollow_assign_lead_idx"),
+            model_name='assignment',
+            index=models.Index(fields=['lead', 'created_at'], name='leadfollow_assign_lead_idx'),
         ),
         migrations.AddIndex(
-            model_name="assignment",
-            index=models.Index(fields=["to_rep", "created_at"], name="leadfollow_assign_rep_idx"),
+            model_name='assignment',
+            index=models.Index(fields=['to_rep', 'created_at'], name='leadfollow_assign_rep_idx'),
         ),
         migrations.AddIndex(
-            model_name="absence",
-            index=models.Index(fields=["rep", "ends_at"], name="leadfollow_absence_rep_idx"),
+            model_name='absence',
+            index=models.Index(fields=['rep', 'ends_at'], name='leadfollow_absence_rep_idx'),
         ),
         migrations.AddConstraint(
-            model_name="absence",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("ends_at__gt", models.F("starts_at"))),
-                name="leadfollow_absence_ends_after_start",
-                violation_error_message="An absence must end after it starts.",
-            ),
+            model_name='absence',
+            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='leadfollow_absence_ends_after_start', violation_error_message='An absence must end after it starts.'),
         ),
         migrations.AddConstraint(
-            model_name="submission",
-            constraint=models.UniqueConstraint(
-                fields=("source", "external_id"), name="leadfollow_submission_unique_external_id"
-            ),
+            model_name='submission',
+            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='leadfollow_submission_unique_external_id'),
         ),
     ]

@@ -7,167 +7,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0001_initial"),
+        ('leadfollow', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="repprofile",
-            name="routing_pass",
-            field=models.FloatField(default=0.0, editable=False, verbose_name="routing position"),
+            model_name='repprofile',
+            name='routing_pass',
+            field=models.FloatField(default=0.0, editable=False, verbose_name='routing position'),
         ),
         migrations.CreateModel(
-            name="RoutingRule",
+            name='RoutingRule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=120, verbose_name="name")),
-                (
-                    "priority",
-                    models.PositiveIntegerField(
-                        default=100,
-                        help_text="Lower numbers are tried first.",
-                        verbose_name="priority",
-                    ),
-                ),
-                ("active", models.BooleanField(default=True, verbose_name="active")),
-                (
-                    "sources",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text='Lead sources this rule applies to, e.g. ["ads", "web"]; empty: any.',
-                        verbose_name="sources",
-                    ),
-                ),
-                (
-                    "attribute",
-                    models.CharField(
-                        blank=True,
-                        help_text="A key in the lead's attributes, dotted for nesting, e.g. country.",
-                        max_length=200,
-                        verbose_name="attribute",
-                    ),
-                ),
-                (
-                    "attribute_values",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text='Values that match (case-insensitive), e.g. ["de", "at", "ch"].',
-                        verbose_name="attribute values",
-                    ),
-                ),
-                (
-                    "min_score",
-                    models.IntegerField(blank=True, null=True, verbose_name="minimum score"),
-                ),
-                (
-                    "max_score",
-                    models.IntegerField(blank=True, null=True, verbose_name="maximum score"),
-                ),
-                (
-                    "sla_minutes",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="Overrides the site and per-source SLA for matching leads.",
-                        null=True,
-                        verbose_name="first-response SLA (minutes)",
-                    ),
-                ),
-                (
-                    "fallback_to_all",
-                    models.BooleanField(
-                        default=True,
-                        help_text="When none of the eligible reps can take the lead, route it to any rep.",
-                        verbose_name="fall back to all reps",
-                    ),
-                ),
-                (
-                    "reps",
-                    models.ManyToManyField(
-                        blank=True,
-                        related_name="routing_rules",
-                        to="leadfollow.repprofile",
-                        verbose_name="eligible reps",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=120, verbose_name='name')),
+                ('priority', models.PositiveIntegerField(default=100, help_text='Lower numbers are tried first.', verbose_name='priority')),
+                ('active', models.BooleanField(default=True, verbose_name='active')),
+                ('sources', models.JSONField(blank=True, default=list, help_text='Lead sources this rule applies to, e.g. ["ads", "web"]; empty: any.', verbose_name='sources')),
+                ('attribute', models.CharField(blank=True, help_text="A key in the lead's attributes, dotted for nesting, e.g. country.", max_length=200, verbose_name='attribute')),
+                ('attribute_values', models.JSONField(blank=True, default=list, help_text='Values that match (case-insensitive), e.g. ["de", "at", "ch"].', verbose_name='attribute values')),
+                ('min_score', models.IntegerField(blank=True, null=True, verbose_name='minimum score')),
+                ('max_score', models.IntegerField(blank=True, null=True, verbose_name='maximum score')),
+                ('sla_minutes', models.PositiveIntegerField(blank=True, help_text='Overrides the site and per-source SLA for matching leads.', null=True, verbose_name='first-response SLA (minutes)')),
+                ('fallback_to_all', models.BooleanField(default=True, help_text='When none of the eligible reps can take the lead, route it to any rep.', verbose_name='fall back to all reps')),
+                ('reps', models.ManyToManyField(blank=True, related_name='routing_rules', to='leadfollow.repprofile', verbose_name='eligible reps')),
             ],
             options={
-                "verbose_name": "routing rule",
-                "verbose_name_plural": "routing rules",
-                "ordering": ["priority", "pk"],
+                'verbose_name': 'routing rule',
+                'verbose_name_plural': 'routing rules',
+                'ordering': ['priority', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="Reminder",
+            name='Reminder',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("sla_warning", "First-response deadline approaching"),
-                            ("follow_up", "Follow-up due"),
-                        ],
-                        max_length=32,
-                        verbose_name="kind",
-                    ),
-                ),
-                ("due_at", models.DateTimeField(verbose_name="due at")),
-                (
-                    "created_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="created at"
-                    ),
-                ),
-                (
-                    "notified_at",
-                    models.DateTimeField(
-                        blank=True, editable=False, null=True, verbose_name="notified at"
-                    ),
-                ),
-                (
-                    "lead",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="reminders",
-                        to="leadfollow.lead",
-                        verbose_name="lead",
-                    ),
-                ),
-                (
-                    "rep",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="rep",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('sla_warning', 'First-response deadline approaching'), ('follow_up', 'Follow-up due')], max_length=32, verbose_name='kind')),
+                ('due_at', models.DateTimeField(verbose_name='due at')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
+                ('notified_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='notified at')),
+                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='leadfollow.lead', verbose_name='lead')),
+                ('rep', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='rep')),
             ],
             options={
-                "verbose_name": "reminder",
-                "verbose_name_plural": "reminders",
-                "ordering": ["-created_at"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("lead", "kind", "due_at"), name="leadfollow_reminder_once"
-                    )
-                ],
+                'verbose_name': 'reminder',
+                'verbose_name_plural': 'reminders',
+                'ordering': ['-created_at'],
+                'constraints': [models.UniqueConstraint(fields=('lead', 'kind', 'due_at'), name='leadfollow_reminder_once')],
             },
         ),
     ]

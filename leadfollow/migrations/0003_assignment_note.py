@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0002_routing_rules_reminders"),
+        ('leadfollow', '0002_routing_rules_reminders'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="assignment",
-            name="note",
-            field=models.CharField(blank=True, max_length=200, verbose_name="note"),
+            model_name='assignment',
+            name='note',
+            field=models.CharField(blank=True, max_length=200, verbose_name='note'),
         ),
     ]

@@ -5,88 +5,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0003_assignment_note"),
+        ('leadfollow', '0003_assignment_note'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ApiKey",
+            name='ApiKey',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(blank=True, max_length=120, verbose_name="name")),
-                ("source", models.SlugField(max_length=64, verbose_name="source")),
-                (
-                    "prefix",
-                    models.CharField(
-                        editable=False, max_length=16, unique=True, verbose_name="key id"
-                    ),
-                ),
-                (
-                    "key_hash",
-                    models.CharField(editable=False, max_length=64, verbose_name="key hash"),
-                ),
-                (
-                    "signing_secret",
-                    models.CharField(editable=False, max_length=64, verbose_name="signing secret"),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="created at"
-                    ),
-                ),
-                (
-                    "revoked_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="revoked at"),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(blank=True, max_length=120, verbose_name='name')),
+                ('source', models.SlugField(max_length=64, verbose_name='source')),
+                ('prefix', models.CharField(editable=False, max_length=16, unique=True, verbose_name='key id')),
+                ('key_hash', models.CharField(editable=False, max_length=64, verbose_name='key hash')),
+                ('signing_secret', models.CharField(editable=False, max_length=64, verbose_name='signing secret')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at')),
+                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked at')),
             ],
             options={
-                "verbose_name": "API key",
-                "verbose_name_plural": "API keys",
-                "ordering": ["source", "-created_at"],
+                'verbose_name': 'API key',
+                'verbose_name_plural': 'API keys',
+                'ordering': ['source', '-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="IdempotencyRecord",
+            name='IdempotencyRecord',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("source", models.SlugField(max_length=64, verbose_name="source")),
-                ("key", models.CharField(max_length=255, verbose_name="idempotency key")),
-                ("request_hash", models.CharField(max_length=64, verbose_name="request hash")),
-                (
-                    "status_code",
-                    models.PositiveSmallIntegerField(null=True, verbose_name="status code"),
-                ),
-                ("response", models.JSONField(null=True, verbose_name="response body")),
-                (
-                    "created_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="created at"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('source', models.SlugField(max_length=64, verbose_name='source')),
+                ('key', models.CharField(max_length=255, verbose_name='idempotency key')),
+                ('request_hash', models.CharField(max_length=64, verbose_name='request hash')),
+                ('status_code', models.PositiveSmallIntegerField(null=True, verbose_name='status code')),
+                ('response', models.JSONField(null=True, verbose_name='response body')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
             ],
             options={
-                "verbose_name": "idempotency record",
-                "verbose_name_plural": "idempotency records",
-                "indexes": [
-                    models.Index(fields=["created_at"], name="leadfollow_idempotency_age_idx")
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("source", "key"), name="leadfollow_idempotency_unique_key"
-                    )
-                ],
+                'verbose_name': 'idempotency record',
+                'verbose_name_plural': 'idempotency records',
+                'indexes': [models.Index(fields=['created_at'], name='leadfollow_idempotency_age_idx')],
+                'constraints': [models.UniqueConstraint(fields=('source', 'key'), name='leadfollow_idempotency_unique_key')],
             },
         ),
     ]

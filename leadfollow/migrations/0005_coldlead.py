@@ -4,22 +4,24 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0004_api_keys"),
+        ('leadfollow', '0004_api_keys'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ColdLead",
-            fields=[],
+            name='ColdLead',
+            fields=[
+            ],
             options={
-                "verbose_name": "cold lead",
-                "verbose_name_plural": "cold leads",
-                "ordering": ["first_response_due", "pk"],
-                "proxy": True,
-                "indexes": [],
-                "constraints": [],
+                'verbose_name': 'cold lead',
+                'verbose_name_plural': 'cold leads',
+                'ordering': ['first_response_due', 'pk'],
+                'proxy': True,
+                'indexes': [],
+                'constraints': [],
             },
-            bases=("leadfollow.lead",),
+            bases=('leadfollow.lead',),
         ),
     ]

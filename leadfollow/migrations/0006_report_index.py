@@ -5,22 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0005_coldlead"),
+        ('leadfollow', '0005_coldlead'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name="lead",
-            name="leadfollow_lead_received_idx",
+            model_name='lead',
+            name='leadfollow_lead_received_idx',
         ),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(
-                fields=["received_at"],
-                include=("first_contacted_at", "owner", "source"),
-                name="leadfollow_lead_report_idx",
-            ),
+            model_name='lead',
+            index=models.Index(fields=['received_at'], include=('first_contacted_at', 'owner', 'source'), name='leadfollow_lead_report_idx'),
         ),
     ]

@@ -4,25 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0006_report_index"),
+        ('leadfollow', '0006_report_index'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="assignment",
-            name="reason",
-            field=models.CharField(
-                choices=[
-                    ("intake", "New lead"),
-                    ("sla_breach", "First-response deadline missed"),
-                    ("rep_unavailable", "Rep became unavailable"),
-                    ("manual", "Assigned by a manager"),
-                    ("handed_back", "Handed back by the rep"),
-                    ("escalation", "Escalated to managers"),
-                ],
-                max_length=32,
-                verbose_name="reason",
-            ),
+            model_name='assignment',
+            name='reason',
+            field=models.CharField(choices=[('intake', 'New lead'), ('sla_breach', 'First-response deadline missed'), ('rep_unavailable', 'Rep became unavailable'), ('manual', 'Assigned by a manager'), ('handed_back', 'Handed back by the rep'), ('escalation', 'Escalated to managers')], max_length=32, verbose_name='reason'),
         ),
     ]

@@ -4,47 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0007_handed_back"),
+        ('leadfollow', '0007_handed_back'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="repprofile",
-            name="pause_notified_at",
+            model_name='repprofile',
+            name='pause_notified_at',
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="pause_reason",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("missed_deadlines", "Missed several first-response deadlines"),
-                    ("self", "Paused by the rep"),
-                    ("manager", "Paused by a manager"),
-                ],
-                editable=False,
-                max_length=32,
-                verbose_name="pause reason",
-            ),
+            model_name='repprofile',
+            name='pause_reason',
+            field=models.CharField(blank=True, choices=[('missed_deadlines', 'Missed several first-response deadlines'), ('self', 'Paused by the rep'), ('manager', 'Paused by a manager')], editable=False, max_length=32, verbose_name='pause reason'),
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="paused_at",
-            field=models.DateTimeField(
-                blank=True, editable=False, null=True, verbose_name="paused at"
-            ),
+            model_name='repprofile',
+            name='paused_at',
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='paused at'),
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="paused_until",
-            field=models.DateTimeField(
-                blank=True,
-                editable=False,
-                help_text="Empty: until resumed.",
-                null=True,
-                verbose_name="paused until",
-            ),
+            model_name='repprofile',
+            name='paused_until',
+            field=models.DateTimeField(blank=True, editable=False, help_text='Empty: until resumed.', null=True, verbose_name='paused until'),
         ),
     ]

@@ -4,30 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0008_rep_pause"),
+        ('leadfollow', '0008_rep_pause'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="UsedSignature",
+            name='UsedSignature',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("key_prefix", models.CharField(max_length=16, verbose_name="key id")),
-                (
-                    "signature",
-                    models.CharField(max_length=64, unique=True, verbose_name="signature"),
-                ),
-                ("expires_at", models.DateTimeField(db_index=True, verbose_name="expires at")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key_prefix', models.CharField(max_length=16, verbose_name='key id')),
+                ('signature', models.CharField(max_length=64, unique=True, verbose_name='signature')),
+                ('expires_at', models.DateTimeField(db_index=True, verbose_name='expires at')),
             ],
             options={
-                "verbose_name": "used signature",
-                "verbose_name_plural": "used signatures",
+                'verbose_name': 'used signature',
+                'verbose_name_plural': 'used signatures',
             },
         ),
     ]

@@ -16,18 +16,17 @@ class PostgreSQLOnly(migrations.RunSQL):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0009_used_signature"),
+        ('leadfollow', '0009_used_signature'),
     ]
 
     operations = [
         # Redundant: (source, external_id) serves equality on source, report_idx the report.
         migrations.AlterField(
-            model_name="lead",
-            name="source",
-            field=models.SlugField(
-                db_index=False, default="web", max_length=64, verbose_name="source"
-            ),
+            model_name='lead',
+            name='source',
+            field=models.SlugField(db_index=False, default='web', max_length=64, verbose_name='source'),
         ),
         # Room on each page for new row versions, so updates that change no indexed column
         # (score, updated_at, reassignment_count) stay HOT: no index entries to write. Applies

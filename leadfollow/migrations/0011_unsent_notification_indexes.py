@@ -5,26 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0010_lead_fillfactor_source_index"),
+        ('leadfollow', '0010_lead_fillfactor_source_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="assignment",
-            index=models.Index(
-                condition=models.Q(("notified_at__isnull", True)),
-                fields=["created_at"],
-                name="leadfollow_assign_unsent_idx",
-            ),
+            model_name='assignment',
+            index=models.Index(condition=models.Q(('notified_at__isnull', True)), fields=['created_at'], name='leadfollow_assign_unsent_idx'),
         ),
         migrations.AddIndex(
-            model_name="reminder",
-            index=models.Index(
-                condition=models.Q(("notified_at__isnull", True)),
-                fields=["created_at"],
-                name="leadfollow_reminder_unsent_idx",
-            ),
+            model_name='reminder',
+            index=models.Index(condition=models.Q(('notified_at__isnull', True)), fields=['created_at'], name='leadfollow_reminder_unsent_idx'),
         ),
     ]

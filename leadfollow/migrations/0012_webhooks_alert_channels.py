@@ -8,243 +8,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0011_unsent_notification_indexes"),
+        ('leadfollow', '0011_unsent_notification_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="WebhookEndpoint",
+            name='WebhookEndpoint',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="name")),
-                (
-                    "url",
-                    leadfollow.models.webhooks.HttpURLField(
-                        max_length=500,
-                        validators=[leadfollow.models.webhooks._validate_url],
-                        verbose_name="URL",
-                    ),
-                ),
-                (
-                    "secret",
-                    models.CharField(
-                        default=leadfollow.models.webhooks.new_secret,
-                        help_text="Standard Webhooks secret (whsec_…): give it to the receiver.",
-                        max_length=100,
-                        validators=[leadfollow.models.webhooks._validate_secret],
-                        verbose_name="signing secret",
-                    ),
-                ),
-                (
-                    "events",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Empty: every event.",
-                        validators=[leadfollow.models.webhooks._validate_events],
-                        verbose_name="events",
-                    ),
-                ),
-                ("active", models.BooleanField(default=True, verbose_name="active")),
-                (
-                    "consecutive_failures",
-                    models.PositiveIntegerField(
-                        default=0, editable=False, verbose_name="failures in a row"
-                    ),
-                ),
-                (
-                    "disabled_at",
-                    models.DateTimeField(
-                        blank=True,
-                        editable=False,
-                        null=True,
-                        verbose_name="disabled automatically at",
-                    ),
-                ),
-                (
-                    "disable_notified_at",
-                    models.DateTimeField(blank=True, editable=False, null=True),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="created at"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100, verbose_name='name')),
+                ('url', leadfollow.models.webhooks.HttpURLField(max_length=500, validators=[leadfollow.models.webhooks._validate_url], verbose_name='URL')),
+                ('secret', models.CharField(default=leadfollow.models.webhooks.new_secret, help_text='Standard Webhooks secret (whsec_…): give it to the receiver.', max_length=100, validators=[leadfollow.models.webhooks._validate_secret], verbose_name='signing secret')),
+                ('events', models.JSONField(blank=True, default=list, help_text='Empty: every event.', validators=[leadfollow.models.webhooks._validate_events], verbose_name='events')),
+                ('active', models.BooleanField(default=True, verbose_name='active')),
+                ('consecutive_failures', models.PositiveIntegerField(default=0, editable=False, verbose_name='failures in a row')),
+                ('disabled_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='disabled automatically at')),
+                ('disable_notified_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at')),
             ],
             options={
-                "verbose_name": "webhook endpoint",
-                "verbose_name_plural": "webhook endpoints",
-                "ordering": ["name", "pk"],
+                'verbose_name': 'webhook endpoint',
+                'verbose_name_plural': 'webhook endpoints',
+                'ordering': ['name', 'pk'],
             },
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="alert_channel",
-            field=models.CharField(
-                default="email",
-                help_text="How leadfollow tells this rep about leads: email, chat or webhook.",
-                max_length=32,
-                verbose_name="alert channel",
-            ),
+            model_name='repprofile',
+            name='alert_channel',
+            field=models.CharField(default='email', help_text='How leadfollow tells this rep about leads: email, chat or webhook.', max_length=32, verbose_name='alert channel'),
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="alert_secret",
-            field=models.CharField(
-                blank=True,
-                help_text="Standard Webhooks secret (whsec_…) signing the generic webhook channel.",
-                max_length=100,
-                verbose_name="alert webhook secret",
-            ),
+            model_name='repprofile',
+            name='alert_secret',
+            field=models.CharField(blank=True, help_text='Standard Webhooks secret (whsec_…) signing the generic webhook channel.', max_length=100, verbose_name='alert webhook secret'),
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="alert_url",
-            field=leadfollow.models.webhooks.HttpURLField(
-                blank=True,
-                help_text="Chat incoming-webhook URL (Slack, Teams) or a signed webhook receiver.",
-                max_length=500,
-                verbose_name="alert URL",
-            ),
+            model_name='repprofile',
+            name='alert_url',
+            field=leadfollow.models.webhooks.HttpURLField(blank=True, help_text='Chat incoming-webhook URL (Slack, Teams) or a signed webhook receiver.', max_length=500, verbose_name='alert URL'),
         ),
         migrations.CreateModel(
-            name="WebhookDelivery",
+            name='WebhookDelivery',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "event_id",
-                    models.CharField(
-                        default=leadfollow.models.webhooks.new_event_id,
-                        max_length=40,
-                        verbose_name="event id",
-                    ),
-                ),
-                (
-                    "event",
-                    models.CharField(
-                        choices=[
-                            ("lead.created", "Lead created"),
-                            ("lead.assigned", "Lead assigned"),
-                            ("lead.reassigned", "Lead reassigned"),
-                            ("lead.deadline_warning", "First-response deadline approaching"),
-                            ("lead.breached", "First-response deadline missed"),
-                            ("lead.escalated", "Lead escalated"),
-                            ("lead.contacted", "Lead first contacted"),
-                            ("lead.qualified", "Lead qualified"),
-                            ("lead.disqualified", "Lead disqualified"),
-                            ("lead.handed_back", "Lead handed back"),
-                        ],
-                        max_length=40,
-                        verbose_name="event",
-                    ),
-                ),
-                ("payload", models.JSONField(default=dict, verbose_name="payload")),
-                (
-                    "created_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="created at"
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("delivered", "Delivered"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                ("attempts", models.PositiveIntegerField(default=0, verbose_name="attempts")),
-                (
-                    "next_attempt_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="next retry"),
-                ),
-                (
-                    "last_attempt_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="last attempt"),
-                ),
-                (
-                    "delivered_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
-                ),
-                (
-                    "response_status",
-                    models.PositiveSmallIntegerField(
-                        blank=True, null=True, verbose_name="response code"
-                    ),
-                ),
-                (
-                    "duration_ms",
-                    models.PositiveIntegerField(
-                        blank=True, null=True, verbose_name="duration (ms)"
-                    ),
-                ),
-                ("error", models.CharField(blank=True, max_length=200, verbose_name="error")),
-                (
-                    "lead",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="leadfollow.lead",
-                        verbose_name="lead",
-                    ),
-                ),
-                (
-                    "requested_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="sent again by",
-                    ),
-                ),
-                (
-                    "endpoint",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to="leadfollow.webhookendpoint",
-                        verbose_name="endpoint",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('event_id', models.CharField(default=leadfollow.models.webhooks.new_event_id, max_length=40, verbose_name='event id')),
+                ('event', models.CharField(choices=[('lead.created', 'Lead created'), ('lead.assigned', 'Lead assigned'), ('lead.reassigned', 'Lead reassigned'), ('lead.deadline_warning', 'First-response deadline approaching'), ('lead.breached', 'First-response deadline missed'), ('lead.escalated', 'Lead escalated'), ('lead.contacted', 'Lead first contacted'), ('lead.qualified', 'Lead qualified'), ('lead.disqualified', 'Lead disqualified'), ('lead.handed_back', 'Lead handed back')], max_length=40, verbose_name='event')),
+                ('payload', models.JSONField(default=dict, verbose_name='payload')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=16, verbose_name='status')),
+                ('attempts', models.PositiveIntegerField(default=0, verbose_name='attempts')),
+                ('next_attempt_at', models.DateTimeField(blank=True, null=True, verbose_name='next retry')),
+                ('last_attempt_at', models.DateTimeField(blank=True, null=True, verbose_name='last attempt')),
+                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered at')),
+                ('response_status', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='response code')),
+                ('duration_ms', models.PositiveIntegerField(blank=True, null=True, verbose_name='duration (ms)')),
+                ('error', models.CharField(blank=True, max_length=200, verbose_name='error')),
+                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='leadfollow.lead', verbose_name='lead')),
+                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='sent again by')),
+                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='leadfollow.webhookendpoint', verbose_name='endpoint')),
             ],
             options={
-                "verbose_name": "webhook delivery",
-                "verbose_name_plural": "webhook deliveries",
-                "ordering": ["-created_at", "-pk"],
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("status", "pending")),
-                        fields=["next_attempt_at"],
-                        name="leadfollow_webhook_pending_idx",
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("endpoint", "event_id"), name="leadfollow_webhook_delivery_once"
-                    )
-                ],
+                'verbose_name': 'webhook delivery',
+                'verbose_name_plural': 'webhook deliveries',
+                'ordering': ['-created_at', '-pk'],
+                'indexes': [models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at'], name='leadfollow_webhook_pending_idx')],
+                'constraints': [models.UniqueConstraint(fields=('endpoint', 'event_id'), name='leadfollow_webhook_delivery_once')],
             },
         ),
     ]

@@ -7,99 +7,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0012_webhooks_alert_channels"),
+        ('leadfollow', '0012_webhooks_alert_channels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="lead",
-            name="consent_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="consent given at"),
+            model_name='lead',
+            name='consent_at',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='consent given at'),
         ),
         migrations.AddField(
-            model_name="lead",
-            name="consent_purpose",
-            field=models.CharField(blank=True, max_length=200, verbose_name="consent purpose"),
+            model_name='lead',
+            name='consent_purpose',
+            field=models.CharField(blank=True, max_length=200, verbose_name='consent purpose'),
         ),
         migrations.AddField(
-            model_name="lead",
-            name="consent_text",
-            field=models.TextField(blank=True, verbose_name="consent wording"),
+            model_name='lead',
+            name='consent_text',
+            field=models.TextField(blank=True, verbose_name='consent wording'),
         ),
         migrations.AddField(
-            model_name="lead",
-            name="erased_at",
-            field=models.DateTimeField(
-                blank=True, null=True, verbose_name="personal data erased at"
-            ),
+            model_name='lead',
+            name='erased_at',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='personal data erased at'),
         ),
         migrations.AddField(
-            model_name="submission",
-            name="consent_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="consent given at"),
+            model_name='submission',
+            name='consent_at',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='consent given at'),
         ),
         migrations.AddField(
-            model_name="submission",
-            name="consent_purpose",
-            field=models.CharField(blank=True, max_length=200, verbose_name="consent purpose"),
+            model_name='submission',
+            name='consent_purpose',
+            field=models.CharField(blank=True, max_length=200, verbose_name='consent purpose'),
         ),
         migrations.AddField(
-            model_name="submission",
-            name="consent_text",
-            field=models.TextField(blank=True, verbose_name="consent wording"),
+            model_name='submission',
+            name='consent_text',
+            field=models.TextField(blank=True, verbose_name='consent wording'),
         ),
         migrations.CreateModel(
-            name="ErasureRecord",
+            name='ErasureRecord',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="at"
-                    ),
-                ),
-                (
-                    "via",
-                    models.CharField(
-                        choices=[
-                            ("command", "Management command"),
-                            ("admin", "Admin action"),
-                            ("api", "API"),
-                            ("retention", "Retention schedule"),
-                            ("code", "Code"),
-                        ],
-                        max_length=16,
-                        verbose_name="via",
-                    ),
-                ),
-                ("forced", models.BooleanField(default=False, verbose_name="open leads forced")),
-                ("lead_ids", models.JSONField(default=list, verbose_name="leads")),
-                ("counts", models.JSONField(default=dict, verbose_name="records per model")),
-                ("records", models.PositiveIntegerField(default=0, verbose_name="records erased")),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Empty when leadfollow did it (retention) or a command without --actor.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="by",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='at')),
+                ('via', models.CharField(choices=[('command', 'Management command'), ('admin', 'Admin action'), ('api', 'API'), ('retention', 'Retention schedule'), ('code', 'Code')], max_length=16, verbose_name='via')),
+                ('forced', models.BooleanField(default=False, verbose_name='open leads forced')),
+                ('lead_ids', models.JSONField(default=list, verbose_name='leads')),
+                ('counts', models.JSONField(default=dict, verbose_name='records per model')),
+                ('records', models.PositiveIntegerField(default=0, verbose_name='records erased')),
+                ('actor', models.ForeignKey(blank=True, help_text='Empty when leadfollow did it (retention) or a command without --actor.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
             ],
             options={
-                "verbose_name": "erasure record",
-                "verbose_name_plural": "erasure records",
-                "ordering": ["-created_at", "-pk"],
+                'verbose_name': 'erasure record',
+                'verbose_name_plural': 'erasure records',
+                'ordering': ['-created_at', '-pk'],
             },
         ),
     ]

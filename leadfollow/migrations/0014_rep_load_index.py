@@ -5,20 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0013_privacy"),
+        ('leadfollow', '0013_privacy'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(
-                condition=models.Q(
-                    ("first_contacted_at__isnull", True), ("status__in", ["new", "working"])
-                ),
-                fields=["owner"],
-                name="leadfollow_lead_load_idx",
-            ),
+            model_name='lead',
+            index=models.Index(condition=models.Q(('first_contacted_at__isnull', True), ('status__in', ['new', 'working'])), fields=['owner'], name='leadfollow_lead_load_idx'),
         ),
     ]

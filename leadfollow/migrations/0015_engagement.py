@@ -7,177 +7,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0014_rep_load_index"),
+        ('leadfollow', '0014_rep_load_index'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="EngagementRule",
+            name='EngagementRule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=120, verbose_name="name")),
-                (
-                    "event_type",
-                    models.CharField(
-                        choices=[
-                            ("page_view", "Page view"),
-                            ("pricing_view", "Pricing page view"),
-                            ("email_open", "E-mail opened"),
-                            ("email_click", "E-mail link clicked"),
-                            ("form_repeat", "Form submitted again"),
-                            ("meeting_booked", "Meeting booked"),
-                            ("custom", "Custom"),
-                        ],
-                        max_length=32,
-                        verbose_name="event type",
-                    ),
-                ),
-                (
-                    "min_events",
-                    models.PositiveIntegerField(
-                        default=1,
-                        validators=[django.core.validators.MinValueValidator(1)],
-                        verbose_name="at least (events)",
-                    ),
-                ),
-                (
-                    "within_days",
-                    models.PositiveIntegerField(
-                        default=7,
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(365),
-                        ],
-                        verbose_name="within (days)",
-                    ),
-                ),
-                (
-                    "points",
-                    models.IntegerField(
-                        help_text="Negative values lower the score.", verbose_name="points"
-                    ),
-                ),
-                ("active", models.BooleanField(default=True, verbose_name="active")),
-                (
-                    "note",
-                    models.CharField(blank=True, max_length=200, verbose_name="note for reps"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=120, verbose_name='name')),
+                ('event_type', models.CharField(choices=[('page_view', 'Page view'), ('pricing_view', 'Pricing page view'), ('email_open', 'E-mail opened'), ('email_click', 'E-mail link clicked'), ('form_repeat', 'Form submitted again'), ('meeting_booked', 'Meeting booked'), ('custom', 'Custom')], max_length=32, verbose_name='event type')),
+                ('min_events', models.PositiveIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)], verbose_name='at least (events)')),
+                ('within_days', models.PositiveIntegerField(default=7, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(365)], verbose_name='within (days)')),
+                ('points', models.IntegerField(help_text='Negative values lower the score.', verbose_name='points')),
+                ('active', models.BooleanField(default=True, verbose_name='active')),
+                ('note', models.CharField(blank=True, max_length=200, verbose_name='note for reps')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
             ],
             options={
-                "verbose_name": "engagement rule",
-                "verbose_name_plural": "engagement rules",
-                "ordering": ["name"],
+                'verbose_name': 'engagement rule',
+                'verbose_name_plural': 'engagement rules',
+                'ordering': ['name'],
             },
         ),
         migrations.AddField(
-            model_name="lead",
-            name="engagement_score",
-            field=models.IntegerField(default=0, editable=False, verbose_name="engagement score"),
+            model_name='lead',
+            name='engagement_score',
+            field=models.IntegerField(default=0, editable=False, verbose_name='engagement score'),
         ),
         migrations.AddField(
-            model_name="lead",
-            name="heated_up_at",
-            field=models.DateTimeField(
-                blank=True, editable=False, null=True, verbose_name="heated up at"
-            ),
+            model_name='lead',
+            name='heated_up_at',
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='heated up at'),
         ),
         migrations.AlterField(
-            model_name="reminder",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("sla_warning", "First-response deadline approaching"),
-                    ("follow_up", "Follow-up due"),
-                    ("heating_up", "Lead heating up"),
-                ],
-                max_length=32,
-                verbose_name="kind",
-            ),
+            model_name='reminder',
+            name='kind',
+            field=models.CharField(choices=[('sla_warning', 'First-response deadline approaching'), ('follow_up', 'Follow-up due'), ('heating_up', 'Lead heating up')], max_length=32, verbose_name='kind'),
         ),
         migrations.CreateModel(
-            name="EngagementEvent",
+            name='EngagementEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "type",
-                    models.CharField(
-                        choices=[
-                            ("page_view", "Page view"),
-                            ("pricing_view", "Pricing page view"),
-                            ("email_open", "E-mail opened"),
-                            ("email_click", "E-mail link clicked"),
-                            ("form_repeat", "Form submitted again"),
-                            ("meeting_booked", "Meeting booked"),
-                            ("custom", "Custom"),
-                        ],
-                        max_length=32,
-                        verbose_name="type",
-                    ),
-                ),
-                (
-                    "occurred_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="occurred at"
-                    ),
-                ),
-                (
-                    "recorded_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="recorded at"
-                    ),
-                ),
-                ("source", models.SlugField(db_index=False, max_length=64, verbose_name="source")),
-                (
-                    "idempotency_id",
-                    models.CharField(
-                        blank=True,
-                        help_text="The sender's id for this event; unique per source.",
-                        max_length=128,
-                        null=True,
-                        verbose_name="idempotency id",
-                    ),
-                ),
-                (
-                    "properties",
-                    models.JSONField(blank=True, default=dict, verbose_name="properties"),
-                ),
-                (
-                    "lead",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="engagement_events",
-                        to="leadfollow.lead",
-                        verbose_name="lead",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('type', models.CharField(choices=[('page_view', 'Page view'), ('pricing_view', 'Pricing page view'), ('email_open', 'E-mail opened'), ('email_click', 'E-mail link clicked'), ('form_repeat', 'Form submitted again'), ('meeting_booked', 'Meeting booked'), ('custom', 'Custom')], max_length=32, verbose_name='type')),
+                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='occurred at')),
+                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
+                ('source', models.SlugField(db_index=False, max_length=64, verbose_name='source')),
+                ('idempotency_id', models.CharField(blank=True, help_text="The sender's id for this event; unique per source.", max_length=128, null=True, verbose_name='idempotency id')),
+                ('properties', models.JSONField(blank=True, default=dict, verbose_name='properties')),
+                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='engagement_events', to='leadfollow.lead', verbose_name='lead')),
             ],
             options={
-                "verbose_name": "engagement event",
-                "verbose_name_plural": "engagement events",
-                "ordering": ["-occurred_at", "-pk"],
-                "indexes": [
-                    models.Index(fields=["lead", "occurred_at"], name="leadfollow_event_lead_idx"),
-                    models.Index(fields=["occurred_at"], name="leadfollow_event_time_idx"),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("idempotency_id__isnull", False)),
-                        fields=("source", "idempotency_id"),
-                        name="leadfollow_event_unique_id",
-                    )
-                ],
+                'verbose_name': 'engagement event',
+                'verbose_name_plural': 'engagement events',
+                'ordering': ['-occurred_at', '-pk'],
+                'indexes': [models.Index(fields=['lead', 'occurred_at'], name='leadfollow_event_lead_idx'), models.Index(fields=['occurred_at'], name='leadfollow_event_time_idx')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('idempotency_id__isnull', False)), fields=('source', 'idempotency_id'), name='leadfollow_event_unique_id')],
             },
         ),
     ]

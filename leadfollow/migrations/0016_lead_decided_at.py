@@ -24,35 +24,24 @@ def backfill_decided_at(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0015_engagement"),
+        ('leadfollow', '0015_engagement'),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name="lead",
-            name="leadfollow_lead_report_idx",
+            model_name='lead',
+            name='leadfollow_lead_report_idx',
         ),
         migrations.AddField(
-            model_name="lead",
-            name="decided_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
+            model_name='lead',
+            name='decided_at',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='decided at'),
         ),
         migrations.RunPython(backfill_decided_at, migrations.RunPython.noop),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(
-                fields=["received_at"],
-                include=(
-                    "first_contacted_at",
-                    "owner",
-                    "source",
-                    "status",
-                    "decided_at",
-                    "first_response_due",
-                    "escalated_at",
-                ),
-                name="leadfollow_lead_report_idx",
-            ),
+            model_name='lead',
+            index=models.Index(fields=['received_at'], include=('first_contacted_at', 'owner', 'source', 'status', 'decided_at', 'first_response_due', 'escalated_at'), name='leadfollow_lead_report_idx'),
         ),
     ]

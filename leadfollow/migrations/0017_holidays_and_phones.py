@@ -4,34 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0016_lead_decided_at"),
+        ('leadfollow', '0016_lead_decided_at'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="lead",
-            name="phone_unparsed",
-            field=models.BooleanField(default=False, verbose_name="phone number not understood"),
+            model_name='lead',
+            name='phone_unparsed',
+            field=models.BooleanField(default=False, verbose_name='phone number not understood'),
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="holiday_country",
-            field=models.CharField(
-                blank=True,
-                help_text="ISO country code such as DE or US (needs the holidays package); empty: the site's HOLIDAY_COUNTRY. The site's explicit holiday dates apply as well.",
-                max_length=2,
-                verbose_name="public holidays of (country)",
-            ),
+            model_name='repprofile',
+            name='holiday_country',
+            field=models.CharField(blank=True, help_text="ISO country code such as DE or US (needs the holidays package); empty: the site's HOLIDAY_COUNTRY. The site's explicit holiday dates apply as well.", max_length=2, verbose_name='public holidays of (country)'),
         ),
         migrations.AddField(
-            model_name="repprofile",
-            name="holiday_subdivision",
-            field=models.CharField(
-                blank=True,
-                help_text="Subdivision code such as BE (Berlin) or NY; empty: the whole country.",
-                max_length=10,
-                verbose_name="state or region",
-            ),
+            model_name='repprofile',
+            name='holiday_subdivision',
+            field=models.CharField(blank=True, help_text='Subdivision code such as BE (Berlin) or NY; empty: the whole country.', max_length=10, verbose_name='state or region'),
         ),
     ]

@@ -5,27 +5,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0018_lead_attributes_object"),
+        ('leadfollow', '0018_lead_attributes_object'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name="lead",
-            name="leadfollow_lead_open_email_idx",
+            model_name='lead',
+            name='leadfollow_lead_open_email_idx',
         ),
         migrations.AddField(
-            model_name="apikey",
-            name="events_any_source",
-            field=models.BooleanField(
-                default=False,
-                help_text="Let this key's engagement events (api/events/) name leads of every source, e.g. for your e-mail provider's webhook. Off: only leads of its own source; any other lead answers 404, exactly like an unknown one.",
-                verbose_name="events may name any source's leads",
-            ),
+            model_name='apikey',
+            name='events_any_source',
+            field=models.BooleanField(default=False, help_text="Let this key's engagement events (api/events/) name leads of every source, e.g. for your e-mail provider's webhook. Off: only leads of its own source; any other lead answers 404, exactly like an unknown one.", verbose_name="events may name any source's leads"),
         ),
         migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(fields=["email"], name="leadfollow_lead_email_idx"),
+            model_name='lead',
+            index=models.Index(fields=['email'], name='leadfollow_lead_email_idx'),
         ),
     ]

@@ -5,18 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("leadfollow", "0021_lead_autovacuum"),
+        ('leadfollow', '0021_lead_autovacuum'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="assignment",
-            index=models.Index(
-                condition=models.Q(("notified_at__isnull", True), ("reason", "escalation")),
-                fields=["created_at"],
-                name="leadfollow_assign_esc_idx",
-            ),
+            model_name='assignment',
+            index=models.Index(condition=models.Q(('notified_at__isnull', True), ('reason', 'escalation')), fields=['created_at'], name='leadfollow_assign_esc_idx'),
         ),
     ]
