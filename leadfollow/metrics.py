@@ -169,11 +169,11 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 # --- expressions --------------------------------------------------------------------
 
 _CONTACTED = Q(first_contacted_at__isnull=False)
-_UNCONTACTED_Q = Q(first_contacted_at__isnull=True)
+_UNCONTACTED = Q(first_contacted_at__isnull=True)
 
 
 def _bucket_filters(now: datetime) -> dict[str, Q]:
-    uncontacted = Q(first_contacted_at__isnull=True)
+    uncontacted = _UNCONTACTED
     return {
         "5m": Q(first_contacted_at__lte=F("received_at") + _5M),
         "1h": Q(first_contacted_at__gt=F("received_at") + _5M)
@@ -358,7 +358,7 @@ def _rolled_until(leads: QuerySet | None, start: date, end: date, now: datetime,
     if leads is not None and (leads.model is not Lead or leads.query.has_filters()):
         return None
     last = min(end, (now - _24H).astimezone(site_zone()).date() - timedelta(days=1))
-    if last < start or not _db_percentiles(using) or not rollups.usable(using):
+    if last < start or not rollups.usable(using):  # usable: PostgreSQL, built for the zone
         return None
     return last
 
@@ -422,15 +422,15 @@ def _rolled_counts(
     return list(rows.values()), days, moved
 
 
-def _deadlines_ahead(rolled: QuerySet, now: datetime, start: date, last: date):
+def _deadlines_ahead(leads: QuerySet, now: datetime, start: date, last: date):
     """Uncontacted leads whose deadline is still ahead, among the rolled days' leads:
     the waiting ones per (owner_id, source) and all of them per day."""
-    ahead = _UNCONTACTED_Q & Q(first_response_due__gte=now)
+    ahead = _UNCONTACTED & Q(first_response_due__gte=now)
     open_ = Q(status__in=OPEN_STATUSES)
     # Two arms, each the predicate of a partial index (open / closed uncontacted leads),
     # so neither reads the period's leads.
     found = (
-        rolled.filter((ahead & open_) | (ahead & ~open_))
+        leads.filter((ahead & open_) | (ahead & ~open_))
         .order_by()
         .annotate(
             day=_day_expression("received_at", start, last, on_pg=True),
@@ -588,24 +588,22 @@ def _exact_percentiles(in_period, now, overall, reps, sources, on_pg) -> tuple[d
     if on_pg:
         _pg_clock_percentiles(in_period, overall, reps, sources)
     else:
-        rows = in_period.filter(_CONTACTED).values_list(
-            "owner_id", "source", "received_at", "first_contacted_at"
-        )
-        delays = (
-            (owner_id, source, (first - received).total_seconds() / 60)
-            for owner_id, source, received, first in rows.order_by()
-        )
-        _clock_percentiles_of(delays, overall, reps, sources)
+        _python_clock_percentiles(in_period, overall, reps, sources)
     medians = outcomes.time_to_qualification(in_period, _bucket_filters(now), on_pg)
     return medians, _business_percentiles(in_period, overall["contacted"], on_pg)
 
 
-def _clock_percentiles_of(rows, overall: dict, reps: list[dict], sources: list[dict]) -> None:
-    """Percentiles in Python of ``(owner_id, source, minutes to first contact)`` rows."""
-    everything: list[float] = []
-    delays: dict[tuple, list[float]] = {("all",): everything}
-    for owner_id, source, minutes in rows:
-        everything.append(minutes)
+def _python_clock_percentiles(
+    in_period: QuerySet, overall: dict, reps: list[dict], sources: list[dict]
+) -> None:
+    """Portable fallback: one query of the contacted leads' delays, percentiles in Python."""
+    delays: dict[tuple, list[float]] = {}
+    rows = in_period.filter(_CONTACTED).values_list(
+        "owner_id", "source", "received_at", "first_contacted_at"
+    )
+    for owner_id, source, received, contacted in rows.order_by():
+        minutes = (contacted - received).total_seconds() / 60
+        delays.setdefault(("all",), []).append(minutes)
         delays.setdefault(("rep", owner_id), []).append(minutes)
         delays.setdefault(("source", source), []).append(minutes)
     for values in delays.values():
@@ -756,12 +754,6 @@ def _business_percentiles(
         ]
     else:
         rows = list(contacted_qs.values_list("owner_id", "received_at", "first_contacted_at"))
-    return _business_of(rows, sampled)
-
-
-def _business_of(rows: list[tuple], sampled: bool) -> dict:
-    """Business-minute percentiles of ``(owner_id, received, first contacted)`` rows, each
-    in its owner's calendar (the site's when it has none)."""
     owners = {owner_id for owner_id, _, _ in rows if owner_id is not None}
     calendars = (
         {

@@ -50,7 +50,6 @@ __all__ = [
     "OUTCOME_INDEX",
     "OUTCOME_PREFIXES",
     "outcome_table",
-    "medians_to_qualify",
     "time_to_qualification",
 ]
 
@@ -213,17 +212,11 @@ def time_to_qualification(in_period: QuerySet, bucket_filters: dict[str, Q], on_
         *(When(condition, then=Value(key)) for key, condition in bucket_filters.items()),
         output_field=CharField(),
     )
-    rows = qualified.annotate(_bucket=exclusive).values_list("_bucket", "received_at", "decided_at")
-    return medians_to_qualify(
-        (part, (decided - received).total_seconds() / 60) for part, received, decided in rows
-    )
-
-
-def medians_to_qualify(rows) -> dict:
-    """Median minutes to qualification per outcome bucket, in Python, of ``(exclusive
-    bucket key, minutes from receipt to qualification)`` rows of qualified leads."""
     delays: dict[str, list[float]] = {}
-    for part, minutes in rows:
+    for part, received, decided in qualified.annotate(_bucket=exclusive).values_list(
+        "_bucket", "received_at", "decided_at"
+    ):
+        minutes = (decided - received).total_seconds() / 60
         for bucket in OUTCOME_BUCKETS:
             if part in bucket.parts:
                 delays.setdefault(bucket.key, []).append(minutes)

@@ -69,6 +69,7 @@ COUNT_COLUMNS = tuple(
 KEY_COLUMNS = ("day", "owner_id", "source")
 MOVE_COLUMNS = ("breaches", "moved_away")
 LEAD_COLUMNS = tuple(c for c in COUNT_COLUMNS if c not in MOVE_COLUMNS)
+_SUMS = ", ".join(f"sum({c})" for c in COUNT_COLUMNS)
 # The contacted buckets' upper bounds, as in metrics._bucket_filters (exact hours: an
 # interval of '1 day' would follow the session time zone's DST changes).
 _BOUNDS = (("5m", "5 minutes"), ("1h", "1 hour"), ("24h", "24 hours"))
@@ -237,9 +238,8 @@ def _all_rows(zone: str) -> str:
 
 
 def _fill_sql(zone: str) -> str:
-    sums = ", ".join(f"sum({c})" for c in COUNT_COLUMNS)
     return (
-        f"INSERT INTO {TABLE} ({_columns()}) SELECT day, owner_id, source, false, {sums} "
+        f"INSERT INTO {TABLE} ({_columns()}) SELECT day, owner_id, source, false, {_SUMS} "
         f"FROM ({_all_rows(zone)}) AS rows GROUP BY day, owner_id, source"
     )
 
@@ -283,9 +283,9 @@ def rebuild(using: str = "default") -> int:
             )
         tables = ", ".join(source.table for source in SOURCES)
         cursor.execute(f"LOCK TABLE {tables} IN SHARE MODE")
-        install(connection)
+        install(connection, zone)
         cursor.execute(f"TRUNCATE {TABLE}")
-        cursor.execute(_fill_sql(site_zone_name()))
+        cursor.execute(_fill_sql(zone))
         return cursor.rowcount
 
 
@@ -298,7 +298,6 @@ def compact(using: str = "default") -> int:
     collapsed. A second compaction running at the same time does nothing."""
     if not _postgres(using):
         return 0
-    sums = ", ".join(f"sum({c})" for c in COUNT_COLUMNS)
     keys = "day, coalesce(owner_id, 0), source"
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY])
@@ -312,7 +311,7 @@ def compact(using: str = "default") -> int:
                 DELETE FROM {TABLE} WHERE ({keys}) IN (SELECT * FROM touched) RETURNING *
             )
             INSERT INTO {TABLE} ({_columns()})
-            SELECT day, owner_id, source, false, {sums} FROM gone
+            SELECT day, owner_id, source, false, {_SUMS} FROM gone
             GROUP BY day, owner_id, source
             HAVING sum(received) <> 0 OR sum(breaches) <> 0 OR sum(moved_away) <> 0"""
         )
@@ -402,12 +401,11 @@ def check(using: str = "default") -> list[tuple]:
     zone = built_zone(using)
     if zone is None:
         return [(None, "triggers", None, None)]
-    sums = ", ".join(f"sum({c})" for c in COUNT_COLUMNS)
     sql = f"""
         WITH stored AS (
-            SELECT day, owner_id, source, {sums} FROM {TABLE} GROUP BY day, owner_id, source
+            SELECT day, owner_id, source, {_SUMS} FROM {TABLE} GROUP BY day, owner_id, source
         ), counted AS (
-            SELECT day, owner_id, source, {sums} FROM ({_all_rows(zone)}) AS c
+            SELECT day, owner_id, source, {_SUMS} FROM ({_all_rows(zone)}) AS c
             GROUP BY day, owner_id, source
         )
         SELECT s.*, c.* FROM stored AS s FULL JOIN counted AS c
