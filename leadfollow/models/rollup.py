@@ -17,12 +17,11 @@ class ResponseRollup(models.Model):
 
     Written only by PostgreSQL triggers on the lead and assignment tables (every INSERT,
     UPDATE and DELETE that changes a count, whatever wrote it, adds a row of +1/−1
-    differences) and collapsed by
-    :func:`leadfollow.rollups.compact`; rows are summed when read, so they are exact at every
-    moment. See :mod:`leadfollow.rollups`.
+    differences) and collapsed by :func:`leadfollow.rollups.compact`; rows are summed when
+    read, so they are exact at every moment. See :mod:`leadfollow.rollups`.
     """
 
-    # The lead's receipt date in the site time zone the triggers were built for.
+    # In the site time zone the triggers were built for: a lead's receipt date, a move's.
     day = models.DateField(_("day"))
     # No foreign key constraint: a user's deletion sets the leads' owner to NULL, and the
     # triggers then move the counts themselves.
